@@ -1,0 +1,113 @@
+"""The ledger as a running system: the applications, wired, and the saga's workers.
+
+``Wallets`` follows ``Transfers`` and ``Transfers`` follows ``Wallets``. In one
+process a commit wakes the follower at once; polling at ``poll_interval`` is
+only the safety net (for commits made by other processes, or a lost wake-up).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from application.accounts import Accounts
+from application.base import LedgerProcess, Wakeup
+from application.policy import CreditFaults, Limits
+from application.transfers import Transfers
+from application.wallets import Wallets
+
+log = logging.getLogger(__name__)
+
+EnvFor = Callable[[str], Mapping[str, str]]
+
+
+@dataclass
+class Ledger:
+    """The three applications of one deployment, following each other."""
+
+    accounts: Accounts
+    wallets: Wallets
+    transfers: Transfers
+
+    @classmethod
+    def build(
+        cls, env_for: EnvFor, limits: Limits | None = None, faults: CreditFaults | None = None
+    ) -> Ledger:
+        """Construct the applications on the stores ``env_for(app_name)`` describes."""
+        accounts = Accounts(env=env_for(Accounts.name))
+        wallets = Wallets(env=env_for(Wallets.name), limits=limits, faults=faults)
+        transfers = Transfers(env=env_for(Transfers.name))
+        wallets.follow(transfers.name, transfers.notification_log)
+        transfers.follow(wallets.name, wallets.notification_log)
+        return cls(accounts, wallets, transfers)
+
+    @property
+    def followers(self) -> list[tuple[LedgerProcess, LedgerProcess]]:
+        """(follower, leader) pairs: each saga step is one follower processing."""
+        return [(self.wallets, self.transfers), (self.transfers, self.wallets)]
+
+    def positions(self) -> tuple[int, int]:
+        """How far each follower has processed its leader's log."""
+        return (
+            self.wallets.recorder.max_tracking_id(self.transfers.name) or 0,
+            self.transfers.recorder.max_tracking_id(self.wallets.name) or 0,
+        )
+
+    def drain(self) -> None:
+        """Run every pending saga step in this thread until nothing is left to do."""
+        while True:
+            before = self.positions()
+            for follower, leader in self.followers:
+                follower.pull_and_process(leader.name)
+            if self.positions() == before:
+                return
+
+    def close(self) -> None:
+        for app in (self.accounts, self.wallets, self.transfers):
+            app.close()
+
+
+@dataclass
+class SagaRunner:
+    """Threads that keep the saga moving until stopped."""
+
+    ledger: Ledger
+    poll_interval: float = 1.0
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _wakes: list[threading.Event] = field(default_factory=list)
+
+    def start(self) -> None:
+        for follower, leader in self.ledger.followers:
+            wake = threading.Event()
+            self._wakes.append(wake)
+            leader.lead(Wakeup(wake.set))
+            thread = threading.Thread(
+                target=self._follow,
+                args=(follower, leader, wake),
+                name=f"saga-{follower.name.lower()}",
+                daemon=True,
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Let each worker finish the step it is in, then return."""
+        self._stopping.set()
+        for wake in self._wakes:
+            wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _follow(
+        self, follower: LedgerProcess, leader: LedgerProcess, wake: threading.Event
+    ) -> None:
+        while not self._stopping.is_set():
+            try:
+                follower.pull_and_process(leader.name)
+            except Exception:
+                log.exception("saga step failed in %s; will retry", follower.name)
+            wake.wait(self.poll_interval)
+            wake.clear()

@@ -1,0 +1,139 @@
+"""``PayFlow``: the use cases the interfaces call, over the three applications."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from application.accounts import Accounts
+from application.policy import DEFAULT_CURRENCY, Limits
+from application.ports import PasswordHasher
+from application.transfers import Initiation, TransferRequest, Transfers
+from application.wallets import DepositReceipt, Wallets
+from domain.errors import (
+    Forbidden,
+    InvalidCredentials,
+    SelfTransfer,
+    UserNotFound,
+    WalletNotFound,
+)
+from domain.ids import wallet_id_for
+from domain.money import Money
+from domain.transfer import Transfer
+from domain.user import User
+from domain.wallet import Wallet
+
+# Verified when an email is unknown, so both failures take the same time.
+_UNKNOWN_USER_HASH_INPUT = "payflow-timing-equaliser"
+
+
+@dataclass(frozen=True)
+class Registration:
+    user: User
+    wallet: Wallet
+
+
+class PayFlow:
+    """The ledger's use cases; every method is blocking and thread-safe."""
+
+    def __init__(
+        self,
+        accounts: Accounts,
+        wallets: Wallets,
+        transfers: Transfers,
+        hasher: PasswordHasher,
+        limits: Limits | None = None,
+    ) -> None:
+        self.accounts = accounts
+        self.wallets = wallets
+        self.transfers = transfers
+        self.hasher = hasher
+        self.limits = limits or Limits()
+        self._dummy_hash = hasher.hash(_UNKNOWN_USER_HASH_INPUT)
+
+    # Users -----------------------------------------------------------------------
+
+    def register(
+        self, name: str, email: str, password: str, phone: str | None = None
+    ) -> Registration:
+        user = self.accounts.register(name, email, self.hasher.hash(password), phone)
+        return Registration(user, self.wallet_of(user.id))
+
+    def authenticate(self, email: str, password: str) -> User:
+        """The user with these credentials; InvalidCredentials whatever is wrong."""
+        try:
+            user = self.accounts.user_by_email(email)
+        except UserNotFound:
+            self.hasher.verify(self._dummy_hash, password)
+            raise InvalidCredentials("invalid email or password") from None
+        if not self.hasher.verify(user.password_hash, password):
+            raise InvalidCredentials("invalid email or password")
+        return user
+
+    def user(self, user_id: UUID) -> User:
+        return self.accounts.get_user(user_id)
+
+    # Wallets ---------------------------------------------------------------------
+
+    def wallet_of(self, user_id: UUID, currency: str = DEFAULT_CURRENCY) -> Wallet:
+        """The user's wallet, opened on first use if registration stopped short of it."""
+        try:
+            return self.wallets.get_wallet(wallet_id_for(user_id, currency))
+        except WalletNotFound:
+            user = self.accounts.get_user(user_id)
+            return self.wallets.open_user_wallet(user.id, user.vpa, currency)
+
+    def wallet_for(self, user_id: UUID, wallet_id: UUID) -> Wallet:
+        wallet = self.wallets.get_wallet(wallet_id)
+        if wallet.owner_id != user_id:
+            raise Forbidden("that wallet belongs to someone else")
+        return wallet
+
+    def deposit(
+        self, user_id: UUID, amount: Money, idempotency_key: str | None = None
+    ) -> DepositReceipt:
+        self.wallet_of(user_id, amount.currency)
+        return self.wallets.deposit(user_id, amount, idempotency_key)
+
+    # Transfers -------------------------------------------------------------------
+
+    def send(
+        self,
+        sender_id: UUID,
+        amount: Money,
+        *,
+        receiver_id: UUID | None = None,
+        receiver_vpa: str | None = None,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Initiation:
+        """Start a transfer; the saga moves the money after this returns."""
+        self.limits.check_transfer(amount)
+        receiver = self._receiver(receiver_id, receiver_vpa)
+        if receiver.id == sender_id:
+            raise SelfTransfer("cannot send money to yourself")
+        sender_wallet = self.wallet_of(sender_id, amount.currency)
+        receiver_wallet = self.wallet_of(receiver.id, amount.currency)
+        request = TransferRequest(
+            sender_id=sender_id,
+            receiver_id=receiver.id,
+            sender_wallet_id=sender_wallet.id,
+            receiver_wallet_id=receiver_wallet.id,
+            amount=amount,
+            description=description,
+            idempotency_key=idempotency_key,
+        )
+        return self.transfers.initiate(request)
+
+    def transfer_for(self, user_id: UUID, transfer_id: UUID) -> Transfer:
+        transfer = self.transfers.get_transfer(transfer_id)
+        if user_id not in (transfer.sender_id, transfer.receiver_id):
+            raise Forbidden("you are not a party to that transfer")
+        return transfer
+
+    def _receiver(self, receiver_id: UUID | None, receiver_vpa: str | None) -> User:
+        if receiver_id is not None:
+            return self.accounts.get_user(receiver_id)
+        if receiver_vpa is not None:
+            return self.accounts.user_by_vpa(receiver_vpa)
+        raise UserNotFound("a receiver is required")

@@ -1,0 +1,148 @@
+"""The Transfers application: starts transfers and moves each one through its saga."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
+
+from application.base import LedgerProcess
+from domain.errors import IdempotencyConflict, IllegalTransition, TransferNotFound
+from domain.money import Money
+from domain.transfer import Transfer
+from domain.wallet import Wallet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TransferRequest:
+    """Everything that defines a transfer; an idempotency key stands for exactly this."""
+
+    sender_id: UUID
+    receiver_id: UUID
+    sender_wallet_id: UUID
+    receiver_wallet_id: UUID
+    amount: Money
+    description: str | None = None
+    idempotency_key: str | None = None
+
+    def matches(self, transfer: Transfer) -> bool:
+        return (
+            transfer.sender_id == self.sender_id
+            and transfer.receiver_id == self.receiver_id
+            and transfer.amount == self.amount
+            and transfer.description == self.description
+        )
+
+
+@dataclass(frozen=True)
+class Initiation:
+    """A transfer as it was when first accepted; ``replayed`` for a repeated key."""
+
+    transfer: Transfer
+    replayed: bool
+
+
+class Transfers(LedgerProcess):
+    """Owns every transfer: the saga's state."""
+
+    name = "Transfers"
+    topics = (
+        get_topic(Wallet.Debited),
+        get_topic(Wallet.DebitDeclined),
+        get_topic(Wallet.Credited),
+        get_topic(Wallet.CreditDeclined),
+        get_topic(Wallet.DebitReversed),
+    )
+
+    def initiate(self, request: TransferRequest) -> Initiation:
+        """Accept a transfer; with a key, a second identical request replays the first."""
+        transfer = Transfer.initiate(
+            sender_id=request.sender_id,
+            receiver_id=request.receiver_id,
+            sender_wallet_id=request.sender_wallet_id,
+            receiver_wallet_id=request.receiver_wallet_id,
+            amount=request.amount,
+            description=request.description,
+            idempotency_key=request.idempotency_key,
+        )
+        if request.idempotency_key is None:
+            self.save(transfer)
+            return Initiation(transfer, replayed=False)
+        earlier = self._as_initiated(transfer.id)
+        if earlier is None:
+            try:
+                self.save(transfer)
+                return Initiation(transfer, replayed=False)
+            except IntegrityError:
+                earlier = self._as_initiated(transfer.id)  # a concurrent twin won
+                assert earlier is not None
+        if not request.matches(earlier):
+            raise IdempotencyConflict(
+                f"idempotency key {request.idempotency_key!r} was used for another transfer"
+            )
+        return Initiation(earlier, replayed=True)
+
+    def get_transfer(self, transfer_id: UUID) -> Transfer:
+        try:
+            transfer: Transfer = self.repository.get(transfer_id)
+        except AggregateNotFoundError:
+            raise TransferNotFound(f"no transfer {transfer_id}") from None
+        return transfer
+
+    def _as_initiated(self, transfer_id: UUID) -> Transfer | None:
+        try:
+            transfer: Transfer = self.repository.get(transfer_id, version=1)
+        except AggregateNotFoundError:
+            return None
+        return transfer
+
+    # Saga steps ------------------------------------------------------------------
+
+    @singledispatchmethod
+    def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:
+        """Events of other kinds need no step here."""
+
+    @policy.register
+    def _debited(self, event: Wallet.Debited, step: ProcessingEvent[UUID]) -> None:
+        self._advance(event.transfer_id, step, lambda t: t.mark_debited())
+
+    @policy.register
+    def _debit_declined(self, event: Wallet.DebitDeclined, step: ProcessingEvent[UUID]) -> None:
+        self._advance(event.transfer_id, step, lambda t: t.fail(event.reason))
+
+    @policy.register
+    def _credited(self, event: Wallet.Credited, step: ProcessingEvent[UUID]) -> None:
+        def credit_and_complete(transfer: Transfer) -> None:
+            transfer.mark_credited()
+            transfer.complete()
+
+        self._advance(event.transfer_id, step, credit_and_complete)
+
+    @policy.register
+    def _credit_declined(
+        self, event: Wallet.CreditDeclined, step: ProcessingEvent[UUID]
+    ) -> None:
+        self._advance(event.transfer_id, step, lambda t: t.request_refund(event.reason))
+
+    @policy.register
+    def _debit_reversed(self, event: Wallet.DebitReversed, step: ProcessingEvent[UUID]) -> None:
+        self._advance(event.transfer_id, step, lambda t: t.mark_refunded())
+
+    def _advance(self, transfer_id: UUID, step: ProcessingEvent[UUID], move: Any) -> None:
+        transfer = self.get_transfer(transfer_id)
+        try:
+            move(transfer)
+        except IllegalTransition:
+            # Never expected: tracking records make each step happen once. Record
+            # the position anyway so the saga is not wedged, and say so loudly.
+            log.exception("saga step out of order for transfer %s", transfer_id)
+            return
+        step.collect_events(transfer)

@@ -1,0 +1,189 @@
+"""The Wallets application: deposits, and the saga's debit, credit and refund steps."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import EnvType, get_topic
+
+from application.base import LedgerProcess, retry_on_conflict
+from application.policy import CreditFaults, Limits
+from domain.deposit import Deposit
+from domain.errors import IdempotencyConflict, PayFlowError, WalletNotFound
+from domain.ids import settlement_wallet_id, wallet_id_for
+from domain.money import Money
+from domain.transfer import Transfer
+from domain.wallet import Wallet
+
+
+@dataclass(frozen=True)
+class DepositReceipt:
+    """What a deposit did; ``replayed`` when an idempotency key matched an earlier one."""
+
+    deposit: Deposit
+    replayed: bool
+
+
+class Wallets(LedgerProcess):
+    """Owns every wallet; the only place a balance changes."""
+
+    name = "Wallets"
+    snapshotting_intervals = {Wallet: 100}
+    topics = (
+        get_topic(Transfer.Initiated),
+        get_topic(Transfer.Debited),
+        get_topic(Transfer.RefundRequested),
+    )
+
+    def __init__(
+        self,
+        env: EnvType | None = None,
+        *,
+        limits: Limits | None = None,
+        faults: CreditFaults | None = None,
+    ) -> None:
+        super().__init__(env)
+        self.limits = limits or Limits()
+        self.faults = faults or CreditFaults()
+
+    # Use cases -------------------------------------------------------------------
+
+    def open_user_wallet(self, user_id: UUID, vpa: str, currency: str) -> Wallet:
+        """Open the user's wallet, or return it if it is already open."""
+        wallet_id = wallet_id_for(user_id, currency)
+        try:
+            return self.get_wallet(wallet_id)
+        except WalletNotFound:
+            pass
+        wallet = Wallet.open_user_wallet(user_id, currency, vpa, self.limits.balance_cap)
+        try:
+            self.save(wallet)
+        except IntegrityError:
+            return self.get_wallet(wallet_id)  # opened concurrently: same wallet
+        return wallet
+
+    def get_wallet(self, wallet_id: UUID) -> Wallet:
+        try:
+            wallet: Wallet = self.repository.get(wallet_id)
+        except AggregateNotFoundError:
+            raise WalletNotFound(f"no wallet {wallet_id}") from None
+        return wallet
+
+    def deposit(
+        self, user_id: UUID, amount: Money, idempotency_key: str | None = None
+    ) -> DepositReceipt:
+        """Pay money in through the settlement account, exactly once per key."""
+        self.limits.check_deposit(amount)
+        wallet_id = wallet_id_for(user_id, amount.currency)
+        deposit_id = Deposit.create_id(user_id, idempotency_key)
+
+        def attempt() -> DepositReceipt:
+            earlier = self._earlier_deposit(deposit_id, wallet_id, amount, idempotency_key)
+            if earlier is not None:
+                return earlier
+            wallet = self.get_wallet(wallet_id)
+            settlement = self._settlement(amount.currency)
+            wallet.deposit(deposit_id, amount)
+            settlement.fund_deposit(deposit_id, amount)
+            record = Deposit(
+                user_id=user_id,
+                wallet_id=wallet_id,
+                amount=amount.minor,
+                currency=amount.currency,
+                idempotency_key=idempotency_key,
+                balance_after=wallet.balance_minor,
+            )
+            self.save(wallet, settlement, record)
+            return DepositReceipt(record, replayed=False)
+
+        return retry_on_conflict(attempt)
+
+    def freeze_wallet(self, wallet_id: UUID, reason: str) -> Wallet:
+        return self._change(wallet_id, lambda wallet: wallet.freeze(reason))
+
+    def unfreeze_wallet(self, wallet_id: UUID) -> Wallet:
+        return self._change(wallet_id, lambda wallet: wallet.unfreeze())
+
+    def close_wallet(self, wallet_id: UUID) -> Wallet:
+        return self._change(wallet_id, lambda wallet: wallet.close())
+
+    # Saga steps ------------------------------------------------------------------
+
+    @singledispatchmethod
+    def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:
+        """Events of other kinds need no step here."""
+
+    @policy.register
+    def _debit(self, event: Transfer.Initiated, step: ProcessingEvent[UUID]) -> None:
+        sender = self.repository.get(event.sender_wallet_id)
+        amount = Money(event.amount, event.currency)
+        try:
+            sender.debit(event.originator_id, amount, event.receiver_wallet_id)
+        except PayFlowError as refusal:
+            sender.decline_debit(event.originator_id, reason=describe(refusal))
+        step.collect_events(sender)
+
+    @policy.register
+    def _credit(self, event: Transfer.Debited, step: ProcessingEvent[UUID]) -> None:
+        receiver = self.repository.get(event.receiver_wallet_id)
+        injected = self.faults.failure_for(event.originator_id)
+        try:
+            if injected:
+                receiver.decline_credit(event.originator_id, reason=injected)
+            else:
+                amount = Money(event.amount, event.currency)
+                receiver.credit(event.originator_id, amount, event.sender_wallet_id)
+        except PayFlowError as refusal:
+            receiver.decline_credit(event.originator_id, reason=describe(refusal))
+        step.collect_events(receiver)
+
+    @policy.register
+    def _refund(self, event: Transfer.RefundRequested, step: ProcessingEvent[UUID]) -> None:
+        sender = self.repository.get(event.sender_wallet_id)
+        sender.reverse_debit(event.originator_id, Money(event.amount, event.currency))
+        step.collect_events(sender)
+
+    # Helpers ---------------------------------------------------------------------
+
+    def _earlier_deposit(
+        self, deposit_id: UUID, wallet_id: UUID, amount: Money, key: str | None
+    ) -> DepositReceipt | None:
+        if key is None:
+            return None
+        try:
+            earlier: Deposit = self.repository.get(deposit_id)
+        except AggregateNotFoundError:
+            return None
+        if earlier.wallet_id != wallet_id or earlier.amount != amount:
+            raise IdempotencyConflict(
+                f"idempotency key {key!r} was used for a different deposit"
+            )
+        return DepositReceipt(earlier, replayed=True)
+
+    def _settlement(self, currency: str) -> Wallet:
+        try:
+            settlement: Wallet = self.repository.get(settlement_wallet_id(currency))
+        except AggregateNotFoundError:
+            return Wallet.open_settlement(currency)  # saved with the first deposit
+        return settlement
+
+    def _change(self, wallet_id: UUID, command: Any) -> Wallet:
+        def attempt() -> Wallet:
+            wallet = self.get_wallet(wallet_id)
+            command(wallet)
+            self.save(wallet)
+            return wallet
+
+        return retry_on_conflict(attempt)
+
+
+def describe(refusal: PayFlowError) -> str:
+    """A failure reason a person can read: ``Insufficient funds: balance ...``."""
+    words = re.sub(r"(?<!^)([A-Z])", r" \1", type(refusal).__name__).capitalize()
+    return f"{words}: {refusal}"

@@ -1,0 +1,82 @@
+"""Every error the domain and application raise, in one flat hierarchy.
+
+A refused command raises one of these before it records anything, so the
+event log never holds a half-applied decision. The interface layer maps each
+class to an HTTP status and an error code.
+"""
+
+
+class PayFlowError(Exception):
+    """Base of every error PayFlow raises on purpose."""
+
+
+class InvalidAmount(PayFlowError):
+    """An amount is not a positive, exact value with at most two decimals."""
+
+
+class CurrencyMismatch(PayFlowError):
+    """Two amounts, or an amount and a wallet, are in different currencies."""
+
+
+class InsufficientFunds(PayFlowError):
+    """A user wallet would go below zero."""
+
+
+class BalanceCapExceeded(PayFlowError):
+    """A wallet would hold more than its balance cap."""
+
+
+class LimitExceeded(PayFlowError):
+    """A configured per-operation limit (transfer or deposit size) is exceeded."""
+
+
+class WalletFrozen(PayFlowError):
+    """The wallet is frozen: it can be refunded, but neither debited nor credited."""
+
+
+class WalletClosed(PayFlowError):
+    """The wallet is closed for good."""
+
+
+class WalletNotEmpty(PayFlowError):
+    """A wallet that still holds money cannot be closed."""
+
+
+class IllegalTransition(PayFlowError):
+    """A transfer was asked to move to a status its state machine does not allow."""
+
+
+class SelfTransfer(PayFlowError):
+    """A user tried to send money to their own wallet."""
+
+
+class UserAlreadyExists(PayFlowError):
+    """The email is already registered."""
+
+
+class InvalidCredentials(PayFlowError):
+    """Unknown email or wrong password; the two are never told apart."""
+
+
+class IdempotencyConflict(PayFlowError):
+    """An idempotency key was reused with a different request."""
+
+
+class NotFound(PayFlowError):
+    """Base for a referenced thing that does not exist."""
+
+
+class UserNotFound(NotFound):
+    """No user with that id, email or handle."""
+
+
+class WalletNotFound(NotFound):
+    """No wallet with that id."""
+
+
+class TransferNotFound(NotFound):
+    """No transfer with that id."""
+
+
+class Forbidden(PayFlowError):
+    """The caller is not a party to the thing asked for."""

@@ -1,0 +1,185 @@
+"""The Transfer aggregate: the saga's state, one status at a time.
+
+``INITIATED → DEBITED → CREDITED → COMPLETED``; a refused debit goes
+``INITIATED → FAILED``; a refused credit goes ``DEBITED → REFUNDING → FAILED``
+once the sender's debit has been reversed. Any other move raises
+``IllegalTransition`` and records nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import IllegalTransition, InvalidAmount, SelfTransfer
+from domain.ids import transfer_id_for
+from domain.money import Money
+
+
+class TransferStatus(StrEnum):
+    INITIATED = "INITIATED"
+    DEBITED = "DEBITED"
+    CREDITED = "CREDITED"
+    COMPLETED = "COMPLETED"
+    REFUNDING = "REFUNDING"
+    FAILED = "FAILED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (TransferStatus.COMPLETED, TransferStatus.FAILED)
+
+
+_ALLOWED = {
+    TransferStatus.INITIATED: {TransferStatus.DEBITED, TransferStatus.FAILED},
+    TransferStatus.DEBITED: {TransferStatus.CREDITED, TransferStatus.REFUNDING},
+    TransferStatus.CREDITED: {TransferStatus.COMPLETED},
+    TransferStatus.REFUNDING: {TransferStatus.FAILED},
+    TransferStatus.COMPLETED: set(),
+    TransferStatus.FAILED: set(),
+}
+
+REFUNDED_PREFIX = "Refunded: "
+
+
+class Transfer(Aggregate):
+    """Money on its way from one user's wallet to another's."""
+
+    @staticmethod
+    def create_id(sender_id: UUID, idempotency_key: str | None) -> UUID:
+        """With a key, the id is derived from (sender, key): the store refuses a twin."""
+        if idempotency_key is None:
+            return uuid4()
+        return transfer_id_for(sender_id, idempotency_key)
+
+    @event("Initiated")
+    def __init__(
+        self,
+        sender_id: UUID,
+        receiver_id: UUID,
+        sender_wallet_id: UUID,
+        receiver_wallet_id: UUID,
+        amount: int,
+        currency: str,
+        description: str | None,
+        idempotency_key: str | None,
+    ) -> None:
+        self.sender_id = sender_id
+        self.receiver_id = receiver_id
+        self.sender_wallet_id = sender_wallet_id
+        self.receiver_wallet_id = receiver_wallet_id
+        self.amount_minor = amount
+        self.currency = currency
+        self.description = description
+        self.idempotency_key = idempotency_key
+        self.status = TransferStatus.INITIATED
+        self.failure_reason: str | None = None
+
+    @classmethod
+    def initiate(
+        cls,
+        sender_id: UUID,
+        receiver_id: UUID,
+        sender_wallet_id: UUID,
+        receiver_wallet_id: UUID,
+        amount: Money,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Transfer:
+        if sender_id == receiver_id or sender_wallet_id == receiver_wallet_id:
+            raise SelfTransfer("cannot send money to yourself")
+        if not amount.is_positive:
+            raise InvalidAmount(f"amount must be positive, not {amount}")
+        return cls(
+            sender_id=sender_id,
+            receiver_id=receiver_id,
+            sender_wallet_id=sender_wallet_id,
+            receiver_wallet_id=receiver_wallet_id,
+            amount=amount.minor,
+            currency=amount.currency,
+            description=description,
+            idempotency_key=idempotency_key,
+        )
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.currency)
+
+    @property
+    def completed_at(self) -> datetime | None:
+        """When the transfer reached its terminal status (its last event)."""
+        return self.modified_on if self.status.is_terminal else None
+
+    @property
+    def was_refunded(self) -> bool:
+        return bool(self.failure_reason and self.failure_reason.startswith(REFUNDED_PREFIX))
+
+    def mark_debited(self) -> None:
+        self._require_transition(TransferStatus.DEBITED)
+        self._debited(
+            receiver_wallet_id=self.receiver_wallet_id,
+            sender_wallet_id=self.sender_wallet_id,
+            amount=self.amount_minor,
+            currency=self.currency,
+        )
+
+    @event("Debited")
+    def _debited(
+        self, receiver_wallet_id: UUID, sender_wallet_id: UUID, amount: int, currency: str
+    ) -> None:
+        self.status = TransferStatus.DEBITED
+
+    def fail(self, reason: str) -> None:
+        """The debit was refused: nothing moved."""
+        self._require_transition(TransferStatus.FAILED)
+        if self.status is not TransferStatus.INITIATED:
+            raise IllegalTransition("only an undebited transfer fails without a refund")
+        self._failed(reason=reason)
+
+    def request_refund(self, reason: str) -> None:
+        """The credit was refused: the sender's debit must be reversed."""
+        self._require_transition(TransferStatus.REFUNDING)
+        self._refund_requested(
+            reason=reason,
+            sender_wallet_id=self.sender_wallet_id,
+            amount=self.amount_minor,
+            currency=self.currency,
+        )
+
+    @event("RefundRequested")
+    def _refund_requested(
+        self, reason: str, sender_wallet_id: UUID, amount: int, currency: str
+    ) -> None:
+        self.status = TransferStatus.REFUNDING
+        self.failure_reason = reason
+
+    def mark_refunded(self) -> None:
+        self._require_transition(TransferStatus.FAILED)
+        self._failed(reason=f"{REFUNDED_PREFIX}{self.failure_reason}")
+
+    @event("Failed")
+    def _failed(self, reason: str) -> None:
+        self.status = TransferStatus.FAILED
+        self.failure_reason = reason
+
+    def mark_credited(self) -> None:
+        self._require_transition(TransferStatus.CREDITED)
+        self._credited()
+
+    @event("Credited")
+    def _credited(self) -> None:
+        self.status = TransferStatus.CREDITED
+
+    def complete(self) -> None:
+        self._require_transition(TransferStatus.COMPLETED)
+        self._completed()
+
+    @event("Completed")
+    def _completed(self) -> None:
+        self.status = TransferStatus.COMPLETED
+
+    def _require_transition(self, target: TransferStatus) -> None:
+        if target not in _ALLOWED[self.status]:
+            raise IllegalTransition(f"a {self.status} transfer cannot become {target}")

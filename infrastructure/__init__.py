@@ -1,0 +1,1 @@
+"""Adapters: settings, stores, password hashing, tokens, logging."""

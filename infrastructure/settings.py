@@ -1,0 +1,190 @@
+"""Every setting PayFlow reads, from one place: the process environment.
+
+``Settings.from_env()`` validates everything at start-up and names each bad
+value; nothing else reads ``os.environ``. Defaults give the embedded mode:
+SQLite files under ``./var``, no Redis, port 3000.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from application.policy import CreditFaults, Limits
+from domain.errors import InvalidAmount
+from domain.money import Money
+from infrastructure.sqlite_store import DEFAULT_SYNCHRONOUS, SYNCHRONOUS_LEVELS
+
+DEVELOPMENT_JWT_SECRET = "payflow-development-secret-change-me"  # noqa: S105
+STORES = ("sqlite", "postgres", "memory")
+MODES = ("development", "production", "test")
+
+
+class SettingsError(ValueError):
+    """One or more settings are missing or malformed; the message lists each."""
+
+
+@dataclass(frozen=True)
+class PostgresSettings:
+    host: str = "127.0.0.1"
+    port: int = 5432
+    dbname: str = "payflow"
+    user: str = "postgres"
+    password: str = ""
+    schema: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated configuration of one PayFlow process."""
+
+    mode: str = "development"
+    host: str = "127.0.0.1"
+    port: int = 3000
+    data_dir: Path = Path("var")
+    store: str = "sqlite"
+    sqlite_synchronous: str = DEFAULT_SYNCHRONOUS
+    postgres: PostgresSettings = field(default_factory=PostgresSettings)
+    jwt_secret: str = DEVELOPMENT_JWT_SECRET
+    access_token_ttl: int = 15 * 60
+    refresh_token_ttl: int = 7 * 24 * 3600
+    limits: Limits = field(default_factory=Limits)
+    credit_failure_percent: int = 0
+    saga_poll_interval: float = 1.0
+    worker_threads: int = 16
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 64 * 1024
+    max_body_bytes: int = 64 * 1024
+    log_level: str = "INFO"
+
+    @property
+    def is_production(self) -> bool:
+        return self.mode == "production"
+
+    def credit_faults(self) -> CreditFaults:
+        """Fault injection as configured; always off in production mode."""
+        percent = 0 if self.is_production else self.credit_failure_percent
+        return CreditFaults(numerator=percent, denominator=100)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        reader = _Reader(os.environ if environ is None else environ)
+        settings = reader.settings()
+        reader.raise_if_invalid()
+        return settings
+
+
+class _Reader:
+    """Reads and checks each variable, collecting every problem before failing."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.env = environ
+        self.problems: list[str] = []
+
+    def settings(self) -> Settings:
+        mode = self.choice("PAYFLOW_ENV", MODES, self.env.get("NODE_ENV", "development"))
+        settings = Settings(
+            mode=mode,
+            host=self.text("HOST", "127.0.0.1"),
+            port=self.integer("PORT", 3000, low=0, high=65535),
+            data_dir=Path(self.text("PAYFLOW_DATA_DIR", "var")),
+            store=self.choice("PAYFLOW_STORE", STORES, "sqlite"),
+            sqlite_synchronous=self.choice(
+                "PAYFLOW_SQLITE_SYNCHRONOUS", SYNCHRONOUS_LEVELS, DEFAULT_SYNCHRONOUS
+            ),
+            postgres=self.postgres(),
+            jwt_secret=self.text("JWT_SECRET", DEVELOPMENT_JWT_SECRET),
+            access_token_ttl=self.integer("JWT_ACCESS_TTL_SECONDS", 900, low=1),
+            refresh_token_ttl=self.integer("JWT_REFRESH_TTL_SECONDS", 604800, low=1),
+            limits=self.limits(),
+            credit_failure_percent=self.integer(
+                "PAYFLOW_CREDIT_FAILURE_PERCENT", 0, low=0, high=100
+            ),
+            saga_poll_interval=self.integer("PAYFLOW_SAGA_POLL_MS", 1000, low=10) / 1000,
+            worker_threads=self.integer("PAYFLOW_WORKER_THREADS", 16, low=1, high=256),
+            argon2_time_cost=self.integer("PAYFLOW_ARGON2_TIME_COST", 3, low=1),
+            argon2_memory_kib=self.integer("PAYFLOW_ARGON2_MEMORY_KIB", 65536, low=8),
+            max_body_bytes=self.integer("PAYFLOW_MAX_BODY_BYTES", 65536, low=1024),
+            log_level=self.choice(
+                "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
+            ),
+        )
+        if settings.is_production and settings.jwt_secret == DEVELOPMENT_JWT_SECRET:
+            self.problems.append("JWT_SECRET must be set to a secret of your own in production")
+        if settings.is_production and len(settings.jwt_secret) < 32:
+            self.problems.append("JWT_SECRET must be at least 32 characters in production")
+        return settings
+
+    def postgres(self) -> PostgresSettings:
+        return PostgresSettings(
+            host=self.text("POSTGRES_HOST", "127.0.0.1"),
+            port=self.integer("POSTGRES_PORT", 5432, low=1, high=65535),
+            dbname=self.text("POSTGRES_DBNAME", "payflow"),
+            user=self.text("POSTGRES_USER", "postgres"),
+            password=self.env.get("POSTGRES_PASSWORD", ""),
+            schema=self.env.get("POSTGRES_SCHEMA", ""),
+        )
+
+    def limits(self) -> Limits:
+        defaults = Limits()
+        cap = self.money("PAYFLOW_WALLET_BALANCE_CAP", defaults.balance_cap)
+        return Limits(
+            max_transfer=self.money("PAYFLOW_MAX_TRANSFER", defaults.max_transfer)
+            or defaults.max_transfer,
+            max_deposit=self.money("PAYFLOW_MAX_DEPOSIT", defaults.max_deposit)
+            or defaults.max_deposit,
+            balance_cap=cap,
+        )
+
+    def text(self, name: str, default: str) -> str:
+        value = self.env.get(name, default).strip()
+        if not value:
+            self.problems.append(f"{name} must not be empty")
+        return value or default
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self.env.get(name, default).strip()
+        match = {a.lower(): a for a in allowed}.get(value.lower())
+        if match is None:
+            self.problems.append(f"{name}={value!r} is not one of {', '.join(allowed)}")
+            return default
+        return match
+
+    def integer(
+        self, name: str, default: int, low: int | None = None, high: int | None = None
+    ) -> int:
+        raw = self.env.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.problems.append(f"{name}={raw!r} is not a whole number")
+            return default
+        if (low is not None and value < low) or (high is not None and value > high):
+            self.problems.append(f"{name}={value} is outside {low}..{high}")
+            return default
+        return value
+
+    def money(self, name: str, default: Money | None) -> Money | None:
+        raw = self.env.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        if raw.strip().lower() == "none":
+            return None
+        try:
+            amount = Money.parse(Decimal(raw.strip()))
+        except (InvalidOperation, InvalidAmount):
+            self.problems.append(f"{name}={raw!r} is not an amount like 100000.00")
+            return default
+        if not amount.is_positive:
+            self.problems.append(f"{name} must be greater than zero")
+            return default
+        return amount
+
+    def raise_if_invalid(self) -> None:
+        if self.problems:
+            raise SettingsError("invalid settings:\n- " + "\n- ".join(self.problems))

@@ -1,0 +1,43 @@
+"""Event-store configuration for each application, from the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from infrastructure.settings import Settings
+
+EnvFor = Callable[[str], dict[str, str]]
+
+
+def env_for(settings: Settings) -> EnvFor:
+    """A function giving the ``eventsourcing`` environment of each application."""
+
+    def build(app_name: str) -> dict[str, str]:
+        env = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
+        if settings.store == "sqlite":
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            env |= {
+                "PERSISTENCE_MODULE": "infrastructure.sqlite_store",
+                "SQLITE_DBNAME": str(settings.data_dir / f"{app_name.lower()}.sqlite"),
+                "SQLITE_LOCK_TIMEOUT": "30",
+                "SQLITE_SYNCHRONOUS": settings.sqlite_synchronous,
+            }
+        elif settings.store == "postgres":
+            pg = settings.postgres
+            env |= {
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "POSTGRES_HOST": pg.host,
+                "POSTGRES_PORT": str(pg.port),
+                "POSTGRES_DBNAME": pg.dbname,
+                "POSTGRES_USER": pg.user,
+                "POSTGRES_PASSWORD": pg.password,
+                "POSTGRES_SCHEMA": pg.schema,
+                "POSTGRES_CONNECT_TIMEOUT": "5",
+                "POSTGRES_POOL_SIZE": "5",
+                "POSTGRES_MAX_OVERFLOW": "10",
+            }
+        else:
+            env["PERSISTENCE_MODULE"] = "eventsourcing.popo"
+        return env
+
+    return build

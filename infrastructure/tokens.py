@@ -1,0 +1,107 @@
+"""JWT access and refresh tokens (HS256, through PyJWT).
+
+An access token says ``type: access`` and a refresh token ``type: refresh``;
+neither is accepted in the other's place. Every refresh token carries a family
+id (``fam``) so that a later rotation scheme can revoke a whole family.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import jwt
+
+ACCESS = "access"
+REFRESH = "refresh"
+ALGORITHM = "HS256"
+ISSUER = "payflow"
+
+
+class TokenError(Exception):
+    """A token was refused."""
+
+
+class InvalidToken(TokenError):
+    """Malformed, wrongly signed, or of the wrong type."""
+
+
+class ExpiredToken(TokenError):
+    """Well-formed and signed, but past its expiry."""
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+
+
+@dataclass(frozen=True)
+class Claims:
+    user_id: UUID
+    token_type: str
+    jti: str
+    family: str | None
+
+
+class TokenService:
+    """Issues and checks the tokens of one deployment."""
+
+    def __init__(
+        self,
+        secret: str,
+        access_ttl: int,
+        refresh_ttl: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._secret = secret
+        self._access_ttl = access_ttl
+        self._refresh_ttl = refresh_ttl
+        self._clock = clock
+
+    def issue_pair(self, user_id: UUID, family: str | None = None) -> TokenPair:
+        family = family or uuid.uuid4().hex
+        return TokenPair(
+            access_token=self._encode(user_id, ACCESS, self._access_ttl),
+            refresh_token=self._encode(user_id, REFRESH, self._refresh_ttl, fam=family),
+        )
+
+    def check(self, token: str, expected_type: str) -> Claims:
+        try:
+            payload = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "jti", "type"]},
+                leeway=0,
+            )
+        except jwt.ExpiredSignatureError:
+            raise ExpiredToken("token has expired") from None
+        except jwt.PyJWTError:
+            raise InvalidToken("token is not valid") from None
+        if payload.get("type") != expected_type:
+            raise InvalidToken(f"expected a {expected_type} token")
+        try:
+            user_id = UUID(payload["sub"])
+        except (ValueError, TypeError):
+            raise InvalidToken("token subject is not a user") from None
+        return Claims(user_id, payload["type"], payload["jti"], payload.get("fam"))
+
+    def _encode(self, user_id: UUID, token_type: str, ttl: int, **extra: Any) -> str:
+        now = int(self._clock())
+        claims = {
+            "iss": ISSUER,
+            "sub": str(user_id),
+            "userId": f"user_{user_id.hex}",
+            "type": token_type,
+            "jti": uuid.uuid4().hex,
+            "iat": now,
+            "exp": now + ttl,
+            **extra,
+        }
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)

@@ -1,0 +1,1 @@
+"""The ways in: the aiohttp API, the ``payflow`` command, and the composition root."""

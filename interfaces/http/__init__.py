@@ -1,0 +1,1 @@
+"""The HTTP interface (aiohttp): commands and queries on separate route modules."""

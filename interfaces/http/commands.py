@@ -1,0 +1,112 @@
+"""Command routes: each one validates, calls one use case, and renders the result."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from domain.money import Money
+from interfaces.http import render
+from interfaces.http.context import blocking, caller, container
+from interfaces.http.errors import ApiError, ErrorCode
+from interfaces.http.jsonio import ok, read_json
+from interfaces.http.schemas import (
+    IDEMPOTENCY_KEY,
+    DepositSchema,
+    LoginSchema,
+    RegisterSchema,
+    TransferSchema,
+    load,
+)
+from interfaces.ids import DEPOSIT, USER, MalformedId, parse_id, public_id
+
+routes = web.RouteTableDef()
+IDEMPOTENCY_HEADER = "X-Idempotency-Key"
+REPLAYED_HEADER = "X-Idempotent-Replayed"
+
+
+@routes.post("/auth/register")
+async def register(request: web.Request) -> web.Response:
+    body = load(RegisterSchema(), await read_json(request))
+    payflow = container(request).payflow
+    registration = await blocking(
+        request, payflow.register, body["name"].strip(), body["email"],
+        body["password"], body["phone"],
+    )
+    pair = container(request).tokens.issue_pair(registration.user.id)
+    data = {"user": render.user(registration.user), "tokens": render.tokens(pair)}
+    return ok(data, status=201)
+
+
+@routes.post("/auth/login")
+async def login(request: web.Request) -> web.Response:
+    body = load(LoginSchema(), await read_json(request))
+    payflow = container(request).payflow
+    user = await blocking(request, payflow.authenticate, body["email"], body["password"])
+    if user.is_disabled:
+        raise ApiError(403, ErrorCode.FORBIDDEN, "This account is disabled")
+    pair = container(request).tokens.issue_pair(user.id)
+    return ok({"user": render.user(user), "tokens": render.tokens(pair)})
+
+
+@routes.post("/wallets/me/deposit")
+async def deposit(request: web.Request) -> web.Response:
+    user_id = caller(request)
+    body = load(DepositSchema(), await read_json(request))
+    key = _idempotency_key(request, body["idempotencyKey"])
+    amount = Money.parse(body["amount"], body["currency"])
+    payflow = container(request).payflow
+    receipt = await blocking(request, payflow.deposit, user_id, amount, key)
+    data = {
+        "message": "Deposit successful",
+        "newBalance": render.amount(receipt.deposit.balance_after),
+        "operationId": public_id(DEPOSIT, receipt.deposit.id),
+        "idempotent": receipt.replayed,
+    }
+    return ok(data, headers=_replayed(receipt.replayed))
+
+
+@routes.post("/transactions")
+async def create_transaction(request: web.Request) -> web.Response:
+    user_id = caller(request)
+    key = _idempotency_key(request, None)
+    body = load(TransferSchema(), await read_json(request))
+    receiver_id = None
+    if body.get("receiverId") is not None:
+        try:
+            receiver_id = parse_id(USER, body["receiverId"])
+        except MalformedId:
+            raise ApiError(404, ErrorCode.USER_NOT_FOUND, "Receiver not found") from None
+    payflow = container(request).payflow
+    initiation = await blocking(
+        request,
+        payflow.send,
+        user_id,
+        Money.parse(body["amount"], body["currency"]),
+        receiver_id=receiver_id,
+        receiver_vpa=body.get("receiverVpa"),
+        description=body["description"],
+        idempotency_key=key,
+    )
+    data = {"transaction": render.transfer(initiation.transfer)}
+    return ok(data, status=201, headers=_replayed(initiation.replayed))
+
+
+def _idempotency_key(request: web.Request, from_body: str | None) -> str | None:
+    from_header = request.headers.get(IDEMPOTENCY_HEADER)
+    if from_header is None:
+        return from_body
+    try:
+        IDEMPOTENCY_KEY(from_header)
+    except Exception:
+        raise ApiError(
+            400, ErrorCode.INVALID_INPUT, f"{IDEMPOTENCY_HEADER} must match ^[A-Za-z0-9_-]{{1,64}}$"
+        ) from None
+    if from_body is not None and from_body != from_header:
+        raise ApiError(
+            400, ErrorCode.INVALID_INPUT, "idempotencyKey and X-Idempotency-Key differ"
+        )
+    return from_header
+
+
+def _replayed(replayed: bool) -> dict[str, str]:
+    return {REPLAYED_HEADER: "true"} if replayed else {}

@@ -1,0 +1,153 @@
+"""Error codes of the HTTP contract, and the middleware that renders every failure.
+
+Handlers raise domain errors or ``ApiError``; only this module builds error
+responses, all in the contract's envelope.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from enum import IntEnum
+from typing import Any
+
+from aiohttp import web
+from eventsourcing.persistence import IntegrityError, PersistenceError
+
+from domain import errors as domain
+from infrastructure.tokens import ExpiredToken, InvalidToken
+from interfaces.http.encoding import dumps
+
+log = logging.getLogger(__name__)
+
+CORRELATION_HEADER = "X-Correlation-Id"
+_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class ErrorCode(IntEnum):
+    UNAUTHORIZED = 1001
+    INVALID_TOKEN = 1002
+    TOKEN_EXPIRED = 1003
+    INVALID_CREDENTIALS = 1004
+    FORBIDDEN = 1005
+    VALIDATION_ERROR = 2001
+    INVALID_AMOUNT = 2002
+    INVALID_INPUT = 2003
+    MISSING_REQUIRED_FIELD = 2004
+    INSUFFICIENT_BALANCE = 3001
+    USER_NOT_FOUND = 3002
+    WALLET_NOT_FOUND = 3003
+    TRANSACTION_NOT_FOUND = 3004
+    SELF_TRANSFER = 3005
+    DUPLICATE_TRANSACTION = 3006
+    USER_ALREADY_EXISTS = 3008
+    RESOURCE_NOT_FOUND = 3010
+    LIMIT_EXCEEDED = 3011
+    BALANCE_CAP_EXCEEDED = 3013
+    CURRENCY_MISMATCH = 3015
+    WALLET_INACTIVE = 3016
+    WALLET_NOT_EMPTY = 3017
+    INTERNAL_ERROR = 5001
+    DATABASE_ERROR = 5002
+
+
+class ApiError(Exception):
+    """A request-level failure with its HTTP status, code and optional field details."""
+
+    def __init__(
+        self,
+        status: int,
+        code: ErrorCode,
+        message: str,
+        details: dict[str, list[str]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+# Most specific first: the first matching class decides.
+_DOMAIN_ERRORS: list[tuple[type[Exception], int, ErrorCode]] = [
+    (domain.InvalidAmount, 400, ErrorCode.INVALID_AMOUNT),
+    (domain.CurrencyMismatch, 400, ErrorCode.CURRENCY_MISMATCH),
+    (domain.InsufficientFunds, 400, ErrorCode.INSUFFICIENT_BALANCE),
+    (domain.BalanceCapExceeded, 400, ErrorCode.BALANCE_CAP_EXCEEDED),
+    (domain.LimitExceeded, 400, ErrorCode.LIMIT_EXCEEDED),
+    (domain.WalletFrozen, 400, ErrorCode.WALLET_INACTIVE),
+    (domain.WalletClosed, 400, ErrorCode.WALLET_INACTIVE),
+    (domain.WalletNotEmpty, 400, ErrorCode.WALLET_NOT_EMPTY),
+    (domain.SelfTransfer, 400, ErrorCode.SELF_TRANSFER),
+    (domain.UserAlreadyExists, 409, ErrorCode.USER_ALREADY_EXISTS),
+    (domain.InvalidCredentials, 401, ErrorCode.INVALID_CREDENTIALS),
+    (domain.IdempotencyConflict, 409, ErrorCode.DUPLICATE_TRANSACTION),
+    (domain.UserNotFound, 404, ErrorCode.USER_NOT_FOUND),
+    (domain.WalletNotFound, 404, ErrorCode.WALLET_NOT_FOUND),
+    (domain.TransferNotFound, 404, ErrorCode.TRANSACTION_NOT_FOUND),
+    (domain.NotFound, 404, ErrorCode.RESOURCE_NOT_FOUND),
+    (domain.Forbidden, 403, ErrorCode.FORBIDDEN),
+    (ExpiredToken, 401, ErrorCode.TOKEN_EXPIRED),
+    (InvalidToken, 401, ErrorCode.INVALID_TOKEN),
+]
+
+
+def as_api_error(error: Exception) -> ApiError:
+    """The contract's view of any exception."""
+    if isinstance(error, ApiError):
+        return error
+    for cls, status, code in _DOMAIN_ERRORS:
+        if isinstance(error, cls):
+            return ApiError(status, code, str(error))
+    if isinstance(error, PersistenceError) and not isinstance(error, IntegrityError):
+        return ApiError(503, ErrorCode.DATABASE_ERROR, "The event store is unavailable")
+    return ApiError(500, ErrorCode.INTERNAL_ERROR, "Internal server error")
+
+
+def _from_http_exception(error: web.HTTPException) -> ApiError:
+    if error.status == 404:
+        return ApiError(404, ErrorCode.VALIDATION_ERROR, "Route not found")
+    if error.status == 413:
+        return ApiError(413, ErrorCode.VALIDATION_ERROR, "Request body is too large")
+    return ApiError(error.status, ErrorCode.VALIDATION_ERROR, error.reason)
+
+
+def error_response(error: ApiError, correlation_id: str) -> web.Response:
+    body: dict[str, Any] = {
+        "code": int(error.code),
+        "message": error.message,
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "correlationId": correlation_id,
+    }
+    if error.details:
+        body["details"] = error.details
+    return web.json_response(
+        {"success": False, "error": body}, status=error.status, dumps=dumps
+    )
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def envelope_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Echo or mint a correlation id, and render every failure as an error envelope."""
+    given = request.headers.get(CORRELATION_HEADER, "")
+    correlation_id = given if _CORRELATION_ID.match(given) else uuid.uuid4().hex
+    request["correlation_id"] = correlation_id
+    try:
+        response = await handler(request)
+    except web.HTTPException as http_error:
+        if http_error.status < 400:
+            raise
+        response = error_response(_from_http_exception(http_error), correlation_id)
+    except Exception as error:  # every failure leaves in the envelope
+        api_error = as_api_error(error)
+        if api_error.status >= 500:
+            log.exception("request failed", extra={"correlation_id": correlation_id})
+        response = error_response(api_error, correlation_id)
+    response.headers[CORRELATION_HEADER] = correlation_id
+    return response

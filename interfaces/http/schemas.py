@@ -1,0 +1,115 @@
+"""Request schemas (marshmallow): the one definition of what each body may hold."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from domain.errors import InvalidAmount
+from domain.money import Money
+from interfaces.http.errors import ApiError, ErrorCode
+
+IDEMPOTENCY_KEY = validate.Regexp(
+    r"^[A-Za-z0-9_-]{1,64}$", error="must be 1-64 letters, digits, '_' or '-'"
+)
+CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code such as INR")
+MAX_AMOUNT_DIGITS = 15  # integer digits: far above any limit, far below absurd
+MISSING = "Missing data for required field."
+
+
+class Amount(fields.Field[Decimal]):
+    """A JSON number of rupees with at most two decimals, greater than zero."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            raise ValidationError("must be a JSON number, not a string or boolean")
+        amount = Decimal(value)
+        if not amount.is_finite():
+            raise ValidationError("must be a finite number")
+        if amount.adjusted() >= MAX_AMOUNT_DIGITS:
+            raise ValidationError("is far too large")
+        try:
+            minor = Money.parse(amount).minor
+        except InvalidAmount:
+            raise ValidationError("must have at most 2 decimal places") from None
+        if minor <= 0:
+            raise ValidationError("must be greater than zero")
+        return amount
+
+
+class RegisterSchema(Schema):
+    name = fields.Str(required=True, validate=validate.Length(min=2, max=100))
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    password = fields.Str(
+        required=True,
+        validate=[
+            validate.Length(min=8, max=128),
+            validate.Regexp(
+                r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d)",
+                error="must contain an uppercase letter, a lowercase letter and a digit",
+            ),
+        ],
+    )
+    phone = fields.Str(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(r"^\+?[0-9]{7,15}$", error="must be 7-15 digits"),
+    )
+
+
+class LoginSchema(Schema):
+    email = fields.Str(required=True, validate=validate.Length(min=1, max=254))
+    password = fields.Str(required=True, validate=validate.Length(min=1, max=128))
+
+
+class DepositSchema(Schema):
+    amount = Amount(required=True)
+    currency = fields.Str(load_default="INR", validate=CURRENCY)
+    idempotencyKey = fields.Str(load_default=None, allow_none=True, validate=IDEMPOTENCY_KEY)  # noqa: N815
+
+
+class TransferSchema(Schema):
+    receiverId = fields.Str(validate=validate.Length(min=1, max=80))  # noqa: N815
+    receiverVpa = fields.Str(validate=validate.Length(min=3, max=120))  # noqa: N815
+    amount = Amount(required=True)
+    currency = fields.Str(load_default="INR", validate=CURRENCY)
+    description = fields.Str(
+        load_default=None, allow_none=True, validate=validate.Length(max=255)
+    )
+
+    @validates_schema
+    def one_receiver(self, data: dict[str, Any], **kwargs: Any) -> None:
+        given = [k for k in ("receiverId", "receiverVpa") if data.get(k) is not None]
+        if len(given) != 1:
+            raise ValidationError(
+                "give exactly one of receiverId or receiverVpa", "receiverId"
+            )
+
+
+def load(schema: Schema, body: dict[str, Any]) -> dict[str, Any]:
+    """Validate a body; a refusal is a 400 naming each bad field."""
+    try:
+        data: dict[str, Any] = schema.load(body)
+    except ValidationError as error:
+        details = _flatten(error.messages)
+        raise ApiError(400, _code_for(details), "Validation failed", details) from None
+    return data
+
+
+def _flatten(messages: Any) -> dict[str, list[str]]:
+    if isinstance(messages, dict):
+        return {
+            str(field): [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
+            for field, msgs in messages.items()
+        }
+    return {"_schema": [str(m) for m in messages]}
+
+
+def _code_for(details: dict[str, list[str]]) -> ErrorCode:
+    if "amount" in details and details["amount"] != [MISSING]:
+        return ErrorCode.INVALID_AMOUNT
+    if all(msgs == [MISSING] for msgs in details.values()):
+        return ErrorCode.MISSING_REQUIRED_FIELD
+    return ErrorCode.VALIDATION_ERROR

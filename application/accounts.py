@@ -19,9 +19,7 @@ class Accounts(Application[UUID]):
 
     name = "Accounts"
 
-    def register(
-        self, name: str, email: str, password_hash: str, phone: str | None = None
-    ) -> User:
+    def register(self, name: str, email: str, password_hash: str, phone: str | None = None) -> User:
         """Register a user under a free handle; a taken email raises UserAlreadyExists."""
         email = normalize_email(email)
         for vpa in vpa_candidates(name, email):

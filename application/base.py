@@ -9,7 +9,11 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Tracking
-from eventsourcing.system import ProcessApplication, RecordingEvent, RecordingEventReceiver
+from eventsourcing.system import (
+    ProcessApplication,
+    RecordingEvent,
+    RecordingEventReceiver,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +56,9 @@ class LedgerProcess(ProcessApplication[UUID]):
     pull_section_size = 100
     log_section_size = 100
 
-    def process_event(
-        self, domain_event: DomainEventProtocol[UUID], tracking: Tracking
-    ) -> None:
+    def process_event(self, domain_event: DomainEventProtocol[UUID], tracking: Tracking) -> None:
         def attempt() -> None:
-            if self.recorder.has_tracking_id(
-                tracking.application_name, tracking.notification_id
-            ):
+            if self.recorder.has_tracking_id(tracking.application_name, tracking.notification_id):
                 return
             super(LedgerProcess, self).process_event(domain_event, tracking)
 

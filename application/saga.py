@@ -33,7 +33,10 @@ class Ledger:
 
     @classmethod
     def build(
-        cls, env_for: EnvFor, limits: Limits | None = None, faults: CreditFaults | None = None
+        cls,
+        env_for: EnvFor,
+        limits: Limits | None = None,
+        faults: CreditFaults | None = None,
     ) -> Ledger:
         """Construct the applications on the stores ``env_for(app_name)`` describes."""
         accounts = Accounts(env=env_for(Accounts.name))

@@ -127,9 +127,7 @@ class Transfers(LedgerProcess):
         self._advance(event.transfer_id, step, credit_and_complete)
 
     @policy.register
-    def _credit_declined(
-        self, event: Wallet.CreditDeclined, step: ProcessingEvent[UUID]
-    ) -> None:
+    def _credit_declined(self, event: Wallet.CreditDeclined, step: ProcessingEvent[UUID]) -> None:
         self._advance(event.transfer_id, step, lambda t: t.request_refund(event.reason))
 
     @policy.register

@@ -121,7 +121,7 @@ class Wallets(LedgerProcess):
 
     @policy.register
     def _debit(self, event: Transfer.Initiated, step: ProcessingEvent[UUID]) -> None:
-        sender = self.repository.get(event.sender_wallet_id)
+        sender: Wallet = self.repository.get(event.sender_wallet_id)
         amount = Money(event.amount, event.currency)
         try:
             sender.debit(event.originator_id, amount, event.receiver_wallet_id)
@@ -131,7 +131,7 @@ class Wallets(LedgerProcess):
 
     @policy.register
     def _credit(self, event: Transfer.Debited, step: ProcessingEvent[UUID]) -> None:
-        receiver = self.repository.get(event.receiver_wallet_id)
+        receiver: Wallet = self.repository.get(event.receiver_wallet_id)
         injected = self.faults.failure_for(event.originator_id)
         try:
             if injected:
@@ -145,7 +145,7 @@ class Wallets(LedgerProcess):
 
     @policy.register
     def _refund(self, event: Transfer.RefundRequested, step: ProcessingEvent[UUID]) -> None:
-        sender = self.repository.get(event.sender_wallet_id)
+        sender: Wallet = self.repository.get(event.sender_wallet_id)
         sender.reverse_debit(event.originator_id, Money(event.amount, event.currency))
         step.collect_events(sender)
 
@@ -161,9 +161,7 @@ class Wallets(LedgerProcess):
         except AggregateNotFoundError:
             return None
         if earlier.wallet_id != wallet_id or earlier.amount != amount:
-            raise IdempotencyConflict(
-                f"idempotency key {key!r} was used for a different deposit"
-            )
+            raise IdempotencyConflict(f"idempotency key {key!r} was used for a different deposit")
         return DepositReceipt(earlier, replayed=True)
 
     def _settlement(self, currency: str) -> Wallet:

@@ -47,6 +47,41 @@ REFUNDED_PREFIX = "Refunded: "
 class Transfer(Aggregate):
     """Money on its way from one user's wallet to another's."""
 
+    class Initiated(Aggregate.Created):
+        sender_id: UUID
+        receiver_id: UUID
+        sender_wallet_id: UUID
+        receiver_wallet_id: UUID
+        amount: int
+        currency: str
+        description: str | None
+        idempotency_key: str | None
+
+    class Debited(Aggregate.Event):
+        """The sender's wallet was debited; the credit step needs where and how much."""
+
+        receiver_wallet_id: UUID
+        sender_wallet_id: UUID
+        amount: int
+        currency: str
+
+    class RefundRequested(Aggregate.Event):
+        """The credit was refused; the refund step needs whom to pay back."""
+
+        reason: str
+        sender_wallet_id: UUID
+        amount: int
+        currency: str
+
+    class Credited(Aggregate.Event):
+        pass
+
+    class Completed(Aggregate.Event):
+        pass
+
+    class Failed(Aggregate.Event):
+        reason: str
+
     @staticmethod
     def create_id(sender_id: UUID, idempotency_key: str | None) -> UUID:
         """With a key, the id is derived from (sender, key): the store refuses a twin."""
@@ -54,7 +89,7 @@ class Transfer(Aggregate):
             return uuid4()
         return transfer_id_for(sender_id, idempotency_key)
 
-    @event("Initiated")
+    @event(Initiated)
     def __init__(
         self,
         sender_id: UUID,
@@ -125,9 +160,13 @@ class Transfer(Aggregate):
             currency=self.currency,
         )
 
-    @event("Debited")
+    @event(Debited)
     def _debited(
-        self, receiver_wallet_id: UUID, sender_wallet_id: UUID, amount: int, currency: str
+        self,
+        receiver_wallet_id: UUID,
+        sender_wallet_id: UUID,
+        amount: int,
+        currency: str,
     ) -> None:
         self.status = TransferStatus.DEBITED
 
@@ -148,7 +187,7 @@ class Transfer(Aggregate):
             currency=self.currency,
         )
 
-    @event("RefundRequested")
+    @event(RefundRequested)
     def _refund_requested(
         self, reason: str, sender_wallet_id: UUID, amount: int, currency: str
     ) -> None:
@@ -159,7 +198,7 @@ class Transfer(Aggregate):
         self._require_transition(TransferStatus.FAILED)
         self._failed(reason=f"{REFUNDED_PREFIX}{self.failure_reason}")
 
-    @event("Failed")
+    @event(Failed)
     def _failed(self, reason: str) -> None:
         self.status = TransferStatus.FAILED
         self.failure_reason = reason
@@ -168,7 +207,7 @@ class Transfer(Aggregate):
         self._require_transition(TransferStatus.CREDITED)
         self._credited()
 
-    @event("Credited")
+    @event(Credited)
     def _credited(self) -> None:
         self.status = TransferStatus.CREDITED
 
@@ -176,7 +215,7 @@ class Transfer(Aggregate):
         self._require_transition(TransferStatus.COMPLETED)
         self._completed()
 
-    @event("Completed")
+    @event(Completed)
     def _completed(self) -> None:
         self.status = TransferStatus.COMPLETED
 

@@ -34,13 +34,50 @@ class WalletKind(StrEnum):
 class Wallet(Aggregate):
     """One owner's balance in one currency."""
 
+    class Opened(Aggregate.Created):
+        owner_id: UUID
+        kind: str
+        currency: str
+        vpa: str | None
+        balance_cap: int | None
+
+    class Deposited(Aggregate.Event):
+        deposit_id: UUID
+        amount: int
+
+    class DepositFunded(Aggregate.Event):
+        deposit_id: UUID
+        amount: int
+
+    class Debited(Aggregate.Event):
+        transfer_id: UUID
+        amount: int
+        counterparty_id: UUID
+
+    class Credited(Aggregate.Event):
+        transfer_id: UUID
+        amount: int
+        counterparty_id: UUID
+
+    class DebitReversed(Aggregate.Event):
+        transfer_id: UUID
+        amount: int
+
+    class DebitDeclined(Aggregate.Event):
+        transfer_id: UUID
+        reason: str
+
+    class CreditDeclined(Aggregate.Event):
+        transfer_id: UUID
+        reason: str
+
     @staticmethod
     def create_id(owner_id: UUID, kind: str, currency: str) -> UUID:
         if kind == WalletKind.SETTLEMENT:
             return settlement_wallet_id(currency)
         return wallet_id_for(owner_id, currency)
 
-    @event("Opened")
+    @event(Opened)
     def __init__(
         self,
         owner_id: UUID,
@@ -84,7 +121,7 @@ class Wallet(Aggregate):
         self._require_receivable(amount)
         self._deposited(deposit_id=deposit_id, amount=amount.minor)
 
-    @event("Deposited")
+    @event(Deposited)
     def _deposited(self, deposit_id: UUID, amount: int) -> None:
         self.balance_minor += amount
 
@@ -93,7 +130,7 @@ class Wallet(Aggregate):
         self._require_amount(amount)
         self._deposit_funded(deposit_id=deposit_id, amount=amount.minor)
 
-    @event("DepositFunded")
+    @event(DepositFunded)
     def _deposit_funded(self, deposit_id: UUID, amount: int) -> None:
         self.balance_minor -= amount
 
@@ -109,7 +146,7 @@ class Wallet(Aggregate):
             counterparty_id=receiver_wallet_id,
         )
 
-    @event("Debited")
+    @event(Debited)
     def _debited(self, transfer_id: UUID, amount: int, counterparty_id: UUID) -> None:
         self.balance_minor -= amount
 
@@ -117,10 +154,12 @@ class Wallet(Aggregate):
         """Receive a transfer's in-flight amount."""
         self._require_receivable(amount)
         self._credited(
-            transfer_id=transfer_id, amount=amount.minor, counterparty_id=sender_wallet_id
+            transfer_id=transfer_id,
+            amount=amount.minor,
+            counterparty_id=sender_wallet_id,
         )
 
-    @event("Credited")
+    @event(Credited)
     def _credited(self, transfer_id: UUID, amount: int, counterparty_id: UUID) -> None:
         self.balance_minor += amount
 
@@ -133,15 +172,15 @@ class Wallet(Aggregate):
         self._require_amount(amount)
         self._debit_reversed(transfer_id=transfer_id, amount=amount.minor)
 
-    @event("DebitReversed")
+    @event(DebitReversed)
     def _debit_reversed(self, transfer_id: UUID, amount: int) -> None:
         self.balance_minor += amount
 
-    @event("DebitDeclined")
+    @event(DebitDeclined)
     def decline_debit(self, transfer_id: UUID, reason: str) -> None:
         """Record that a transfer's debit was refused; the balance does not move."""
 
-    @event("CreditDeclined")
+    @event(CreditDeclined)
     def decline_credit(self, transfer_id: UUID, reason: str) -> None:
         """Record that a transfer's credit was refused; the balance does not move."""
 
@@ -183,6 +222,4 @@ class Wallet(Aggregate):
         self._require_amount(amount)
         cap = self.balance_cap
         if cap is not None and self.balance_minor + amount.minor > cap:
-            raise BalanceCapExceeded(
-                f"balance would exceed the cap of {Money(cap, self.currency)}"
-            )
+            raise BalanceCapExceeded(f"balance would exceed the cap of {Money(cap, self.currency)}")

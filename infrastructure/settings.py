@@ -108,9 +108,7 @@ class _Reader:
             argon2_time_cost=self.integer("PAYFLOW_ARGON2_TIME_COST", 3, low=1),
             argon2_memory_kib=self.integer("PAYFLOW_ARGON2_MEMORY_KIB", 65536, low=8),
             max_body_bytes=self.integer("PAYFLOW_MAX_BODY_BYTES", 65536, low=1024),
-            log_level=self.choice(
-                "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
-            ),
+            log_level=self.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
         )
         if settings.is_production and settings.jwt_secret == DEVELOPMENT_JWT_SECRET:
             self.problems.append("JWT_SECRET must be set to a secret of your own in production")

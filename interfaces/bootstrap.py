@@ -43,9 +43,7 @@ def bootstrap(settings: Settings) -> Container:
         env_for(settings), limits=settings.limits, faults=settings.credit_faults()
     )
     hasher = Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
-    payflow = PayFlow(
-        ledger.accounts, ledger.wallets, ledger.transfers, hasher, settings.limits
-    )
+    payflow = PayFlow(ledger.accounts, ledger.wallets, ledger.transfers, hasher, settings.limits)
     tokens = TokenService(
         settings.jwt_secret, settings.access_token_ttl, settings.refresh_token_ttl
     )

@@ -19,7 +19,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="payflow", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser(
-        "up", help="run the API and the saga in one process (embedded SQLite by default)"
+        "up",
+        help="run the API and the saga in one process (embedded SQLite by default)",
     )
     up.add_argument("--host", help="address to listen on (default: HOST or 127.0.0.1)")
     up.add_argument("--port", type=int, help="port to listen on (default: PORT or 3000)")

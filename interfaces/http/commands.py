@@ -29,8 +29,12 @@ async def register(request: web.Request) -> web.Response:
     body = load(RegisterSchema(), await read_json(request))
     payflow = container(request).payflow
     registration = await blocking(
-        request, payflow.register, body["name"].strip(), body["email"],
-        body["password"], body["phone"],
+        request,
+        payflow.register,
+        body["name"].strip(),
+        body["email"],
+        body["password"],
+        body["phone"],
     )
     pair = container(request).tokens.issue_pair(registration.user.id)
     data = {"user": render.user(registration.user), "tokens": render.tokens(pair)}
@@ -52,7 +56,7 @@ async def login(request: web.Request) -> web.Response:
 async def deposit(request: web.Request) -> web.Response:
     user_id = caller(request)
     body = load(DepositSchema(), await read_json(request))
-    key = _idempotency_key(request, body["idempotencyKey"])
+    key = _idempotency_key(request, body["idempotency_key"])
     amount = Money.parse(body["amount"], body["currency"])
     payflow = container(request).payflow
     receipt = await blocking(request, payflow.deposit, user_id, amount, key)
@@ -71,9 +75,9 @@ async def create_transaction(request: web.Request) -> web.Response:
     key = _idempotency_key(request, None)
     body = load(TransferSchema(), await read_json(request))
     receiver_id = None
-    if body.get("receiverId") is not None:
+    if body.get("receiver_id") is not None:
         try:
-            receiver_id = parse_id(USER, body["receiverId"])
+            receiver_id = parse_id(USER, body["receiver_id"])
         except MalformedId:
             raise ApiError(404, ErrorCode.USER_NOT_FOUND, "Receiver not found") from None
     payflow = container(request).payflow
@@ -83,7 +87,7 @@ async def create_transaction(request: web.Request) -> web.Response:
         user_id,
         Money.parse(body["amount"], body["currency"]),
         receiver_id=receiver_id,
-        receiver_vpa=body.get("receiverVpa"),
+        receiver_vpa=body.get("receiver_vpa"),
         description=body["description"],
         idempotency_key=key,
     )
@@ -99,12 +103,12 @@ def _idempotency_key(request: web.Request, from_body: str | None) -> str | None:
         IDEMPOTENCY_KEY(from_header)
     except Exception:
         raise ApiError(
-            400, ErrorCode.INVALID_INPUT, f"{IDEMPOTENCY_HEADER} must match ^[A-Za-z0-9_-]{{1,64}}$"
+            400,
+            ErrorCode.INVALID_INPUT,
+            f"{IDEMPOTENCY_HEADER} must match ^[A-Za-z0-9_-]{{1,64}}$",
         ) from None
     if from_body is not None and from_body != from_header:
-        raise ApiError(
-            400, ErrorCode.INVALID_INPUT, "idempotencyKey and X-Idempotency-Key differ"
-        )
+        raise ApiError(400, ErrorCode.INVALID_INPUT, "idempotencyKey and X-Idempotency-Key differ")
     return from_header
 
 

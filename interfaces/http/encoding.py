@@ -6,4 +6,5 @@ import simplejson
 
 
 def dumps(payload: Any) -> str:
-    return simplejson.dumps(payload, use_decimal=True, ensure_ascii=False)
+    text: str = simplejson.dumps(payload, use_decimal=True, ensure_ascii=False)
+    return text

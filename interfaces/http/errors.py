@@ -124,9 +124,7 @@ def error_response(error: ApiError, correlation_id: str) -> web.Response:
     }
     if error.details:
         body["details"] = error.details
-    return web.json_response(
-        {"success": False, "error": body}, status=error.status, dumps=dumps
-    )
+    return web.json_response({"success": False, "error": body}, status=error.status, dumps=dumps)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

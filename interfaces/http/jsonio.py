@@ -17,14 +17,10 @@ JSON_TYPES = ("application/json",)
 async def read_json(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object, numbers parsed as exact Decimals."""
     if request.content_type not in JSON_TYPES:
-        raise ApiError(
-            415, ErrorCode.VALIDATION_ERROR, "Content-Type must be application/json"
-        )
+        raise ApiError(415, ErrorCode.VALIDATION_ERROR, "Content-Type must be application/json")
     raw = await request.read()
     try:
-        body = json.loads(
-            raw.decode("utf-8"), parse_float=Decimal, parse_constant=Decimal
-        )
+        body = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=Decimal)
     except (UnicodeDecodeError, ValueError):
         raise ApiError(400, ErrorCode.VALIDATION_ERROR, "Body is not valid JSON") from None
     if not isinstance(body, dict):

@@ -48,9 +48,7 @@ async def transaction(request: web.Request) -> web.Response:
     try:
         transfer_id = parse_id(TRANSACTION, request.match_info["id"])
     except MalformedId:
-        raise ApiError(
-            404, ErrorCode.TRANSACTION_NOT_FOUND, "Transaction not found"
-        ) from None
+        raise ApiError(404, ErrorCode.TRANSACTION_NOT_FOUND, "Transaction not found") from None
     payflow = container(request).payflow
     transfer = await blocking(request, payflow.transfer_for, user_id, transfer_id)
     return ok({"transaction": render.transfer(transfer)})

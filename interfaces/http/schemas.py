@@ -67,25 +67,23 @@ class LoginSchema(Schema):
 class DepositSchema(Schema):
     amount = Amount(required=True)
     currency = fields.Str(load_default="INR", validate=CURRENCY)
-    idempotencyKey = fields.Str(load_default=None, allow_none=True, validate=IDEMPOTENCY_KEY)  # noqa: N815
+    idempotency_key = fields.Str(
+        data_key="idempotencyKey", load_default=None, allow_none=True, validate=IDEMPOTENCY_KEY
+    )
 
 
 class TransferSchema(Schema):
-    receiverId = fields.Str(validate=validate.Length(min=1, max=80))  # noqa: N815
-    receiverVpa = fields.Str(validate=validate.Length(min=3, max=120))  # noqa: N815
+    receiver_id = fields.Str(data_key="receiverId", validate=validate.Length(min=1, max=80))
+    receiver_vpa = fields.Str(data_key="receiverVpa", validate=validate.Length(min=3, max=120))
     amount = Amount(required=True)
     currency = fields.Str(load_default="INR", validate=CURRENCY)
-    description = fields.Str(
-        load_default=None, allow_none=True, validate=validate.Length(max=255)
-    )
+    description = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=255))
 
     @validates_schema
     def one_receiver(self, data: dict[str, Any], **kwargs: Any) -> None:
-        given = [k for k in ("receiverId", "receiverVpa") if data.get(k) is not None]
+        given = [k for k in ("receiver_id", "receiver_vpa") if data.get(k) is not None]
         if len(given) != 1:
-            raise ValidationError(
-                "give exactly one of receiverId or receiverVpa", "receiverId"
-            )
+            raise ValidationError("give exactly one of receiverId or receiverVpa", "receiverId")
 
 
 def load(schema: Schema, body: dict[str, Any]) -> dict[str, Any]:

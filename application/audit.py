@@ -1,0 +1,170 @@
+"""The auditor's replay: recompute every balance from the events and check the invariants.
+
+It trusts nothing but the two event logs. Walking the Wallets log in order, it
+keeps each balance and each transfer's in-flight amount, and checks after every
+event that money is conserved and no user wallet is below zero. It then checks
+each transfer's steps against its final status. See DESIGN.md, "Invariants".
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+
+from domain.transfer import Transfer, TransferStatus
+from domain.wallet import Wallet, WalletKind
+
+PAGE = 500
+DEBIT, CREDIT, REVERSAL = "debit", "credit", "reversal"
+
+
+@dataclass
+class AuditReport:
+    """What the replay found: recomputed balances, in-flight money, and violations."""
+
+    balances: dict[UUID, int] = field(default_factory=dict)
+    in_flight: dict[UUID, int] = field(default_factory=dict)
+    statuses: dict[UUID, TransferStatus] = field(default_factory=dict)
+    steps: dict[UUID, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    refunded: set[UUID] = field(default_factory=set)
+    deposits_open: Counter[UUID] = field(default_factory=Counter)
+    violations: list[str] = field(default_factory=list)
+    events_replayed: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def events_of(app: Application[UUID]) -> Iterator[tuple[int, Any]]:
+    """Every domain event of an application, with its notification id, in log order."""
+    start = 1
+    while True:
+        page = app.recorder.select_notifications(start=start, limit=PAGE)
+        for notification in page:
+            yield notification.id, app.mapper.to_domain_event(notification)
+        if len(page) < PAGE:
+            return
+        start = page[-1].id + 1
+
+
+def audit(wallets: Application[UUID], transfers: Application[UUID], settled: bool) -> AuditReport:
+    """Replay both logs; with ``settled``, every transfer must also have finished."""
+    report = AuditReport()
+    kinds: dict[UUID, WalletKind] = {}
+    for position, event in events_of(wallets):
+        report.events_replayed += 1
+        _apply_wallet_event(report, kinds, position, event)
+    for _, event in events_of(transfers):
+        report.events_replayed += 1
+        if isinstance(event, Transfer.Initiated):
+            report.statuses[event.originator_id] = TransferStatus.INITIATED
+        if isinstance(event, Transfer.RefundRequested):
+            report.refunded.add(event.originator_id)
+        status = _STATUS_AFTER.get(type(event))
+        if status is not None:
+            report.statuses[event.originator_id] = status
+    _check_transfers(report, settled)
+    for deposit_id, unmatched in report.deposits_open.items():
+        if unmatched:
+            report.violations.append(f"deposit {deposit_id}: legs differ by {unmatched}")
+    return report
+
+
+def compare_balances(report: AuditReport, wallets: Application[UUID]) -> list[str]:
+    """Differences between the replayed balances and the wallets as the app loads them."""
+    differences = []
+    for wallet_id, replayed in report.balances.items():
+        loaded: Wallet = wallets.repository.get(wallet_id)
+        if loaded.balance_minor != replayed:
+            differences.append(
+                f"wallet {wallet_id}: replay gives {replayed}, loaded wallet has "
+                f"{loaded.balance_minor}"
+            )
+    return differences
+
+
+_STATUS_AFTER: dict[type[Any], TransferStatus] = {
+    Transfer.Debited: TransferStatus.DEBITED,
+    Transfer.Credited: TransferStatus.CREDITED,
+    Transfer.Completed: TransferStatus.COMPLETED,
+    Transfer.RefundRequested: TransferStatus.REFUNDING,
+    Transfer.Failed: TransferStatus.FAILED,
+}
+
+
+def _apply_wallet_event(
+    report: AuditReport, kinds: dict[UUID, WalletKind], position: int, event: Any
+) -> None:
+    wallet_id = event.originator_id
+    if isinstance(event, Wallet.Opened):
+        kinds[wallet_id] = WalletKind(event.kind)
+        report.balances[wallet_id] = 0
+        return
+    delta, step = _movement(event)
+    if delta == 0:
+        return
+    report.balances[wallet_id] += delta
+    if step is None:  # one leg of a deposit; its other leg is in the same commit
+        report.deposits_open[event.deposit_id] -= delta
+    else:
+        transfer_id = event.transfer_id
+        report.steps[transfer_id][step] += 1
+        report.in_flight[transfer_id] = report.in_flight.get(transfer_id, 0) - delta
+        if report.in_flight[transfer_id] < 0:
+            report.violations.append(
+                f"position {position}: transfer {transfer_id} paid out more than was debited"
+            )
+    if kinds[wallet_id] is WalletKind.USER and report.balances[wallet_id] < 0:
+        report.violations.append(f"position {position}: wallet {wallet_id} went below zero")
+    total = (
+        sum(report.balances.values())
+        + sum(report.in_flight.values())
+        + sum(report.deposits_open.values())
+    )
+    if total != 0:
+        report.violations.append(f"position {position}: money not conserved (off by {total})")
+
+
+def _movement(event: Any) -> tuple[int, str | None]:
+    if isinstance(event, Wallet.Deposited):
+        return event.amount, None
+    if isinstance(event, Wallet.DepositFunded):
+        return -event.amount, None
+    if isinstance(event, Wallet.Debited):
+        return -event.amount, DEBIT
+    if isinstance(event, Wallet.Credited):
+        return event.amount, CREDIT
+    if isinstance(event, Wallet.DebitReversed):
+        return event.amount, REVERSAL
+    return 0, None
+
+
+def _check_transfers(report: AuditReport, settled: bool) -> None:
+    for transfer_id, steps in report.steps.items():
+        for step, count in steps.items():
+            if count > 1:
+                report.violations.append(f"transfer {transfer_id}: {step} happened {count} times")
+    for transfer_id, status in report.statuses.items():
+        steps = report.steps.get(transfer_id, Counter())
+        expected = _expected_steps(status, transfer_id in report.refunded)
+        if settled and not status.is_terminal:
+            report.violations.append(f"transfer {transfer_id}: still {status}")
+        elif expected is not None and Counter(expected) != steps:
+            report.violations.append(
+                f"transfer {transfer_id}: {status} but steps were {dict(steps)}"
+            )
+
+
+def _expected_steps(status: TransferStatus, refunded: bool) -> list[str] | None:
+    """The wallet steps a finished transfer must have had; None while it is running."""
+    if status is TransferStatus.COMPLETED:
+        return [DEBIT, CREDIT]
+    if status is TransferStatus.FAILED:
+        return [DEBIT, REVERSAL] if refunded else []
+    return None

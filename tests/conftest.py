@@ -1,0 +1,117 @@
+"""Shared fixtures: stores of every kind, a ledger on each, cheap settings."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from application.policy import CreditFaults, Limits
+from application.saga import Ledger
+from infrastructure.settings import Settings
+from infrastructure.stores import env_for
+
+PG = {
+    "host": os.environ.get("POSTGRES_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("POSTGRES_PORT", "5432")),
+    "dbname": os.environ.get("PAYFLOW_TEST_POSTGRES_DBNAME", "postgres"),
+    "user": os.environ.get("POSTGRES_USER", "postgres"),
+    "password": os.environ.get("POSTGRES_PASSWORD", ""),
+}
+STORES = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def postgres_available() -> bool:
+    try:
+        with psycopg.connect(**PG, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def require_postgres() -> None:
+    """In CI PostgreSQL is mandatory: its absence fails the run instead of skipping."""
+    if postgres_available():
+        return
+    if os.environ.get("CI"):
+        pytest.fail("PostgreSQL is not reachable, and CI requires it")
+    pytest.skip("PostgreSQL is not reachable (set CI=true to make this a failure)")
+
+
+@pytest.fixture
+def postgres_schema() -> Iterator[str]:
+    """A fresh schema, dropped afterwards, so each test starts from an empty store."""
+    require_postgres()
+    schema = f"pf_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(**PG, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield schema
+    with psycopg.connect(**PG, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def make_settings(store: str, tmp_path: Path, schema: str = "", **overrides: object) -> Settings:
+    environ = {
+        "PAYFLOW_STORE": store,
+        "PAYFLOW_DATA_DIR": str(tmp_path / "data"),
+        "PAYFLOW_SQLITE_SYNCHRONOUS": "NORMAL",  # tests trade power-loss safety for speed
+        "PAYFLOW_ARGON2_TIME_COST": "1",
+        "PAYFLOW_ARGON2_MEMORY_KIB": "64",
+        "PAYFLOW_SAGA_POLL_MS": "50",
+        "POSTGRES_HOST": PG["host"],
+        "POSTGRES_PORT": str(PG["port"]),
+        "POSTGRES_DBNAME": PG["dbname"],
+        "POSTGRES_USER": PG["user"],
+        "POSTGRES_PASSWORD": PG["password"],
+        "POSTGRES_SCHEMA": schema,
+    }
+    environ |= {k: str(v) for k, v in overrides.items()}
+    return Settings.from_env(environ)
+
+
+LedgerFactory = Callable[..., Ledger]
+
+
+@pytest.fixture(params=STORES)
+def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for one store kind; PostgreSQL gets a schema of its own."""
+    schema = ""
+    if request.param == "postgres":
+        schema = request.getfixturevalue("postgres_schema")
+    return make_settings(request.param, tmp_path, schema)
+
+
+@pytest.fixture
+def ledger_factory(store_settings: Settings) -> Iterator[LedgerFactory]:
+    """Builds ledgers over one store; on a persistent store a second build is a restart."""
+    built: list[Ledger] = []
+
+    def build(limits: Limits | None = None, faults: CreditFaults | None = None) -> Ledger:
+        ledger = Ledger.build(env_for(store_settings), limits=limits, faults=faults)
+        built.append(ledger)
+        return ledger
+
+    yield build
+    for ledger in built:
+        ledger.close()
+
+
+@pytest.fixture
+def ledger(ledger_factory: LedgerFactory) -> Ledger:
+    return ledger_factory()
+
+
+PERSISTENT_STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=PERSISTENT_STORES)
+def persistent_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for a store that outlives its applications, for restart tests."""
+    schema = ""
+    if request.param == "postgres":
+        schema = request.getfixturevalue("postgres_schema")
+    return make_settings(request.param, tmp_path, schema)

@@ -92,6 +92,7 @@ class PayFlow:
     def deposit(
         self, user_id: UUID, amount: Money, idempotency_key: str | None = None
     ) -> DepositReceipt:
+        self.limits.check_deposit(amount)  # before anything is opened or written
         self.wallet_of(user_id, amount.currency)
         return self.wallets.deposit(user_id, amount, idempotency_key)
 
@@ -108,7 +109,7 @@ class PayFlow:
         idempotency_key: str | None = None,
     ) -> Initiation:
         """Start a transfer; the saga moves the money after this returns."""
-        self.limits.check_transfer(amount)
+        self.limits.check_transfer(amount)  # before anything is opened or written
         receiver = self._receiver(receiver_id, receiver_vpa)
         if receiver.id == sender_id:
             raise SelfTransfer("cannot send money to yourself")

@@ -24,6 +24,7 @@ from interfaces.http.encoding import dumps
 log = logging.getLogger(__name__)
 
 CORRELATION_HEADER = "X-Correlation-Id"
+CORRELATION_ID = web.RequestKey("correlation_id", str)
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -135,7 +136,7 @@ async def envelope_middleware(request: web.Request, handler: Handler) -> web.Str
     """Echo or mint a correlation id, and render every failure as an error envelope."""
     given = request.headers.get(CORRELATION_HEADER, "")
     correlation_id = given if _CORRELATION_ID.match(given) else uuid.uuid4().hex
-    request["correlation_id"] = correlation_id
+    request[CORRELATION_ID] = correlation_id
     try:
         response = await handler(request)
     except web.HTTPException as http_error:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from aiohttp import web
 
 from interfaces.http import render
@@ -28,11 +30,14 @@ async def health(request: web.Request) -> web.Response:
     except Exception:
         store = "down"
     healthy = store == "up"
-    data = {
+    body = {
         "status": "healthy" if healthy else "unhealthy",
-        "services": {"eventStore": store, "store": container(request).settings.store},
+        "services": {"eventStore": store},
+        "store": container(request).settings.store,
+        "timestamp": render.timestamp(datetime.now(UTC)),
     }
-    return ok(data, status=200 if healthy else 503)
+    # Plain, as API.md shows it and as monitors expect: no success envelope.
+    return web.json_response(body, status=200 if healthy else 503)
 
 
 @routes.get("/wallets/me")

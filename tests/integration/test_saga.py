@@ -10,7 +10,7 @@ from eventsourcing.persistence import IntegrityError
 from application.policy import CreditFaults, Limits
 from application.saga import Ledger
 from application.service import PayFlow
-from domain.errors import IdempotencyConflict, SelfTransfer
+from domain.errors import CurrencyMismatch, IdempotencyConflict, LimitExceeded, SelfTransfer
 from domain.money import Money
 from domain.transfer import Transfer, TransferStatus
 from domain.wallet import Wallet
@@ -149,7 +149,8 @@ def test_an_idempotency_key_stands_for_one_transfer_only(ledger: Ledger) -> None
     ledger.drain()
     again = payflow.send(asha, rupees("30"), receiver_id=ravi, idempotency_key="order-17")
 
-    assert again.replayed and not first.replayed
+    assert again.replayed
+    assert not first.replayed
     assert again.transfer.id == first.transfer.id
     assert again.transfer.status is TransferStatus.INITIATED  # the original answer
     with pytest.raises(IdempotencyConflict):
@@ -215,10 +216,23 @@ def test_a_wallet_with_many_events_loads_from_a_recent_snapshot(
 
     wallet_id = payflow.wallet_of(asha).id
     assert ledger.wallets.snapshots is not None
-    snapshot = list(ledger.wallets.snapshots.get(wallet_id, desc=True, limit=1))[0]
+    snapshot = next(iter(ledger.wallets.snapshots.get(wallet_id, desc=True, limit=1)))
     assert snapshot.originator_version == 200  # one snapshot every 100 versions
     if store_settings.store != "memory":  # a restarted process has no cache: it reads
         ledger = ledger_factory()
     loaded = ledger.wallets.get_wallet(wallet_id)
     assert loaded.balance == rupees("250")
     assert loaded.version == 251
+
+
+def test_a_refused_deposit_opens_and_writes_nothing(ledger: Ledger) -> None:
+    payflow = payflow_on(ledger)
+    asha, _ = open_two_users(payflow)
+    wallets_log = ledger.wallets.recorder.max_notification_id()
+
+    with pytest.raises(CurrencyMismatch):
+        payflow.deposit(asha, Money.parse("10", "USD"))  # USD is not enabled
+    with pytest.raises(LimitExceeded):
+        payflow.deposit(asha, rupees("100000.01"))
+
+    assert ledger.wallets.recorder.max_notification_id() == wallets_log

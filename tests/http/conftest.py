@@ -1,0 +1,43 @@
+"""Fixtures for in-process HTTP tests: one app over an in-memory store per test."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from infrastructure.settings import Settings
+from interfaces.bootstrap import bootstrap
+from interfaces.http.app import create_app
+from tests.conftest import make_settings
+from tests.http.support import Account, Api
+
+AiohttpClient = Callable[[web.Application], Awaitable[TestClient]]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings("memory", tmp_path)
+
+
+@pytest.fixture
+async def client(aiohttp_client: AiohttpClient, settings: Settings) -> TestClient:
+    return await aiohttp_client(create_app(bootstrap(settings)))
+
+
+@pytest.fixture
+def api(client: TestClient) -> Api:
+    return Api(client)
+
+
+@pytest.fixture
+async def asha(api: Api) -> Account:
+    return await api.register("Asha Kumar", "asha@example.com")
+
+
+@pytest.fixture
+async def ravi(api: Api) -> Account:
+    return await api.register("Ravi Shah", "ravi@example.com")

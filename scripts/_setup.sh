@@ -28,5 +28,6 @@ setup_venv() {
     .venv/bin/python -m pip install --quiet --upgrade pip >&2
     .venv/bin/python -m pip install --quiet -e ".${extra}" >&2
     echo "$wanted" >"$stamp"
+    if [ -n "$extra" ]; then echo "$wanted" >".venv/.payflow-installed"; fi  # service too
   fi
 }

@@ -1,0 +1,170 @@
+"""End to end over real HTTP, against a server started exactly as ``scripts/run`` does."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 120  # the first start on a fresh machine may install dependencies
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A ``scripts/run`` process and a tiny JSON client for it."""
+
+    def __init__(self, data_dir: Path, log: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = os.environ | {"PORT": str(self.port), "PAYFLOW_DATA_DIR": str(data_dir)}
+        self.log = log
+        self.process = subprocess.Popen(
+            [str(ROOT / "scripts" / "run")],
+            cwd=ROOT,
+            env=env,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._wait_until_healthy()
+
+    def _wait_until_healthy(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited early:\n{self.log.read_text()}")
+            try:
+                if self.call("GET", "/health")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)  # polling for the port to open, not standing in for a result
+        raise AssertionError(f"server did not become healthy:\n{self.log.read_text()}")
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read(), parse_float=Decimal)
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read(), parse_float=Decimal)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.process.send_signal(sig)
+        return self.process.wait(timeout=30)
+
+
+@contextmanager
+def running(data_dir: Path, log: Path) -> Iterator[Server]:
+    server = Server(data_dir, log)
+    try:
+        yield server
+    finally:
+        if server.process.poll() is None:
+            os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait()
+
+
+def register(server: Server, name: str, email: str) -> dict[str, Any]:
+    status, body = server.call(
+        "POST", "/auth/register", {"name": name, "email": email, "password": "Passw0rd1"}
+    )
+    assert status == 201, body
+    return dict(body["data"])
+
+
+def login(server: Server, email: str) -> str:
+    status, body = server.call("POST", "/auth/login", {"email": email, "password": "Passw0rd1"})
+    assert status == 200, body
+    return str(body["data"]["tokens"]["accessToken"])
+
+
+def balance(server: Server, token: str) -> Decimal:
+    status, body = server.call("GET", "/wallets/me", token=token)
+    assert status == 200, body
+    return Decimal(body["data"]["wallet"]["balance"])
+
+
+def wait_for_terminal(server: Server, token: str, transaction_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        status, body = server.call("GET", f"/transactions/{transaction_id}", token=token)
+        assert status == 200, body
+        transaction = body["data"]["transaction"]
+        if transaction["status"] in ("COMPLETED", "FAILED"):
+            return dict(transaction)
+        time.sleep(0.02)  # polling for the saga's outcome, with a deadline
+    raise AssertionError("transfer did not finish within 15 s")
+
+
+def test_moves_money_over_http_and_keeps_it_across_a_restart(tmp_path: Path) -> None:
+    data_dir, log = tmp_path / "var", tmp_path / "server.log"
+    with running(data_dir, log) as server:
+        asha = register(server, "Asha Kumar", "asha@example.com")
+        ravi = register(server, "Ravi Shah", "ravi@example.com")
+        asha_token = asha["tokens"]["accessToken"]
+        ravi_token = ravi["tokens"]["accessToken"]
+
+        status, body = server.call(
+            "POST", "/wallets/me/deposit", {"amount": 1000.50}, token=asha_token
+        )
+        assert (status, body["data"]["newBalance"]) == (200, Decimal("1000.5"))
+        status, body = server.call(
+            "POST",
+            "/transactions",
+            {"receiverId": ravi["user"]["userId"], "amount": 250.25, "description": "rent"},
+            token=asha_token,
+            headers={"X-Idempotency-Key": "rent-november"},
+        )
+        assert status == 201, body
+        transaction_id = body["data"]["transaction"]["transactionId"]
+
+        finished = wait_for_terminal(server, asha_token, transaction_id)
+        assert finished["status"] == "COMPLETED"
+        assert balance(server, asha_token) == Decimal("750.25")
+        assert balance(server, ravi_token) == Decimal("250.25")
+        assert server.stop(signal.SIGTERM) == 0
+    assert "stopped cleanly" in log.read_text()
+
+    with running(data_dir, log) as server:  # a new process on the same data directory
+        asha_token = login(server, "asha@example.com")
+        ravi_token = login(server, "ravi@example.com")
+        status, body = server.call("GET", f"/transactions/{transaction_id}", token=ravi_token)
+        assert status == 200
+        assert body["data"]["transaction"]["status"] == "COMPLETED"
+        assert balance(server, asha_token) == Decimal("750.25")
+        assert balance(server, ravi_token) == Decimal("250.25")
+        assert server.stop(signal.SIGINT) == 0  # Ctrl-C stops it cleanly too

@@ -9,8 +9,9 @@ from decimal import Decimal, InvalidOperation
 from domain.errors import CurrencyMismatch, InvalidAmount
 
 MINOR_UNITS_PER_MAJOR = 100
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
-_DECIMAL_TEXT = re.compile(r"^\d+(\.\d{1,2})?$")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_DECIMAL_TEXT = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
+_CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +24,7 @@ class Money:
     def __post_init__(self) -> None:
         if type(self.minor) is not int:
             raise InvalidAmount(f"minor units must be an int, not {self.minor!r}")
-        if not _CURRENCY.match(self.currency):
+        if not _CURRENCY.fullmatch(self.currency):
             raise CurrencyMismatch(f"not an ISO 4217 code: {self.currency!r}")
 
     @classmethod
@@ -35,7 +36,7 @@ class Money:
         if isinstance(value, bool) or not isinstance(value, str | Decimal | int):
             raise InvalidAmount(f"amount must be decimal text, not {type(value).__name__}")
         if isinstance(value, str):
-            if not _DECIMAL_TEXT.match(value):
+            if not _DECIMAL_TEXT.fullmatch(value):
                 raise InvalidAmount(f"not an amount with at most 2 decimals: {value!r}")
             value = Decimal(value)
         return cls(_to_minor(Decimal(value)), currency)
@@ -79,12 +80,12 @@ class Money:
 
 
 def _to_minor(value: Decimal) -> int:
-    try:
-        if not value.is_finite():
-            raise InvalidAmount("amount must be finite")
-        minor = value * MINOR_UNITS_PER_MAJOR
-        if minor != minor.to_integral_value():
-            raise InvalidAmount(f"more than 2 decimal places: {value}")
-        return int(minor)
+    if not value.is_finite():
+        raise InvalidAmount("amount must be finite")
+    try:  # quantize refuses (never rounds) a result longer than the context's precision
+        cents = value.quantize(_CENT)
     except InvalidOperation as error:
         raise InvalidAmount(f"not an exact amount: {value}") from error
+    if cents != value:
+        raise InvalidAmount(f"more than 2 decimal places: {value}")
+    return int(cents.scaleb(2))

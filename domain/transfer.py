@@ -195,7 +195,10 @@ class Transfer(Aggregate):
         self.failure_reason = reason
 
     def mark_refunded(self) -> None:
+        """The sender's debit was reversed: the refund is done."""
         self._require_transition(TransferStatus.FAILED)
+        if self.status is not TransferStatus.REFUNDING:
+            raise IllegalTransition("only a refunding transfer can be marked refunded")
         self._failed(reason=f"{REFUNDED_PREFIX}{self.failure_reason}")
 
     @event(Failed)

@@ -17,6 +17,7 @@ from domain.ids import derived_id
 
 VPA_DOMAIN = "payflow"
 _NOT_HANDLE = re.compile(r"[^a-z0-9.]+")
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
 
 
 def normalize_email(email: str) -> str:
@@ -26,11 +27,12 @@ def normalize_email(email: str) -> str:
 def handle_stem(name: str, email: str) -> str:
     """A readable handle stem: ``Asha Kumar`` becomes ``asha.k``."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    words = [w for w in _NOT_HANDLE.sub(" ", ascii_name.lower()).split() if w]
+    words = _NOT_WORD.sub(" ", ascii_name.lower()).split()
     if not words:
-        words = [_NOT_HANDLE.sub("", normalize_email(email).split("@")[0]) or "user"]
+        local = _NOT_HANDLE.sub("", normalize_email(email).split("@")[0]).strip(".")
+        words = [local or "user"]
     stem = words[0] if len(words) == 1 else f"{words[0]}.{words[-1][0]}"
-    return stem[:40]
+    return stem[:40].rstrip(".")
 
 
 def vpa_candidates(name: str, email: str) -> list[str]:

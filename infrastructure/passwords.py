@@ -18,5 +18,5 @@ class Argon2Hasher:
     def verify(self, password_hash: str, password: str) -> bool:
         try:
             return self._hasher.verify(password_hash, password)
-        except (VerificationError, InvalidHashError):
+        except (VerificationError, InvalidHashError, UnicodeEncodeError):  # not our hash
             return False

@@ -85,7 +85,8 @@ class _Reader:
         self.problems: list[str] = []
 
     def settings(self) -> Settings:
-        mode = self.choice("PAYFLOW_ENV", MODES, self.env.get("NODE_ENV", "development"))
+        mode_name = "PAYFLOW_ENV" if "PAYFLOW_ENV" in self.env else "NODE_ENV"
+        mode = self.choice(mode_name, MODES, "development")
         settings = Settings(
             mode=mode,
             host=self.text("HOST", "127.0.0.1"),
@@ -128,7 +129,7 @@ class _Reader:
 
     def limits(self) -> Limits:
         defaults = Limits()
-        cap = self.money("PAYFLOW_WALLET_BALANCE_CAP", defaults.balance_cap)
+        cap = self.money("PAYFLOW_WALLET_BALANCE_CAP", defaults.balance_cap, may_be_none=True)
         return Limits(
             max_transfer=self.money("PAYFLOW_MAX_TRANSFER", defaults.max_transfer)
             or defaults.max_transfer,
@@ -167,12 +168,15 @@ class _Reader:
             return default
         return value
 
-    def money(self, name: str, default: Money | None) -> Money | None:
+    def money(self, name: str, default: Money | None, may_be_none: bool = False) -> Money | None:
         raw = self.env.get(name)
         if raw is None or raw.strip() == "":
             return default
         if raw.strip().lower() == "none":
-            return None
+            if may_be_none:
+                return None
+            self.problems.append(f"{name} cannot be 'none': this limit is required")
+            return default
         try:
             amount = Money.parse(Decimal(raw.strip()))
         except (InvalidOperation, InvalidAmount):

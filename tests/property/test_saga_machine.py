@@ -39,9 +39,7 @@ class SagaMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.directory = Path(tempfile.mkdtemp(prefix="payflow-machine-"))
-        self.settings = make_settings(
-            "sqlite", self.directory, PAYFLOW_SQLITE_SYNCHRONOUS="OFF"
-        )
+        self.settings = make_settings("sqlite", self.directory, PAYFLOW_SQLITE_SYNCHRONOUS="OFF")
         self.faults = CreditFaults()
         self.ledger = self._build()
         self.users: list[UUID] = []

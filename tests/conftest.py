@@ -76,13 +76,18 @@ def make_settings(store: str, tmp_path: Path, schema: str = "", **overrides: obj
 LedgerFactory = Callable[..., Ledger]
 
 
-@pytest.fixture(params=STORES)
-def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    """Settings for one store kind; PostgreSQL gets a schema of its own."""
+def settings_for_param(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for the store kind a fixture is parametrized with; PostgreSQL gets a schema."""
     schema = ""
     if request.param == "postgres":
         schema = request.getfixturevalue("postgres_schema")
     return make_settings(request.param, tmp_path, schema)
+
+
+@pytest.fixture(params=STORES)
+def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for each store kind in turn: in-memory, SQLite, PostgreSQL."""
+    return settings_for_param(request, tmp_path)
 
 
 @pytest.fixture
@@ -111,7 +116,4 @@ PERSISTENT_STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgr
 @pytest.fixture(params=PERSISTENT_STORES)
 def persistent_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """Settings for a store that outlives its applications, for restart tests."""
-    schema = ""
-    if request.param == "postgres":
-        schema = request.getfixturevalue("postgres_schema")
-    return make_settings(request.param, tmp_path, schema)
+    return settings_for_param(request, tmp_path)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from interfaces.bootstrap import Container
-from interfaces.http import commands, queries
+from interfaces.http import commands, docs, queries
 from interfaces.http.errors import envelope_middleware
 from interfaces.http.keys import CONTAINER
 
@@ -21,6 +21,7 @@ def create_app(container: Container, run_saga: bool = True) -> web.Application:
     app[CONTAINER] = container
     app.add_routes(commands.routes)
     app.add_routes(queries.routes)
+    docs.install(app)  # last: documents every route added above
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         if run_saga:

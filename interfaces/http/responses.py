@@ -1,0 +1,118 @@
+"""Response schemas: what each answer holds, for the OpenAPI document and its tests.
+
+The renderers in ``render.py`` build these shapes; the contract tests validate
+real responses against these schemas, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from marshmallow import Schema, fields, validate
+
+from domain.transfer import TransferStatus
+
+
+class Amount(fields.Decimal):
+    """Rupees as an exact JSON number with at most two decimals."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(as_string=False, **kwargs)  # type: ignore[arg-type]
+
+
+class UserOut(Schema):
+    userId = fields.Str(required=True)
+    name = fields.Str(required=True)
+    email = fields.Str(required=True)
+    isEmailVerified = fields.Bool(required=True)
+    vpa = fields.Str(required=True)
+
+
+class TokensOut(Schema):
+    accessToken = fields.Str(required=True)
+    refreshToken = fields.Str(required=True)
+
+
+class AuthOut(Schema):
+    user = fields.Nested(UserOut, required=True)
+    tokens = fields.Nested(TokensOut, required=True)
+
+
+class WalletOut(Schema):
+    walletId = fields.Str(required=True)
+    userId = fields.Str(required=True)
+    vpa = fields.Str(required=True, allow_none=True)
+    balance = Amount(required=True)
+    currency = fields.Str(required=True)
+    isActive = fields.Bool(required=True)
+    isFrozen = fields.Bool(required=True)
+    createdAt = fields.DateTime(required=True)
+    updatedAt = fields.DateTime(required=True)
+
+
+class WalletData(Schema):
+    wallet = fields.Nested(WalletOut, required=True)
+
+
+class DepositOut(Schema):
+    message = fields.Str(required=True)
+    newBalance = Amount(required=True)
+    operationId = fields.Str(required=True)
+    idempotent = fields.Bool(required=True)
+
+
+class TransactionOut(Schema):
+    transactionId = fields.Str(required=True)
+    senderId = fields.Str(required=True)
+    receiverId = fields.Str(required=True)
+    amount = Amount(required=True)
+    currency = fields.Str(required=True)
+    status = fields.Str(required=True, validate=validate.OneOf([s.value for s in TransferStatus]))
+    description = fields.Str(required=True, allow_none=True)
+    failureReason = fields.Str(required=True, allow_none=True)
+    initiatedAt = fields.DateTime(required=True)
+    completedAt = fields.DateTime(required=True, allow_none=True)
+
+
+class TransactionData(Schema):
+    transaction = fields.Nested(TransactionOut, required=True)
+
+
+class ServiceOut(Schema):
+    name = fields.Str(required=True)
+    version = fields.Str(required=True)
+    docs = fields.Str(required=True)
+
+
+class HealthOut(Schema):
+    status = fields.Str(required=True, validate=validate.OneOf(["healthy", "unhealthy"]))
+    services = fields.Dict(keys=fields.Str(), values=fields.Str(), required=True)
+    store = fields.Str(required=True)
+    timestamp = fields.DateTime(required=True)
+
+
+class ErrorOut(Schema):
+    code = fields.Int(required=True)
+    message = fields.Str(required=True)
+    timestamp = fields.DateTime(required=True)
+    correlationId = fields.Str(required=True)
+    details = fields.Dict(keys=fields.Str(), values=fields.List(fields.Str()))
+
+
+class ErrorEnvelope(Schema):
+    success = fields.Bool(required=True, validate=validate.Equal(False))
+    error = fields.Nested(ErrorOut, required=True)
+
+
+@functools.cache
+def envelope(data: type[Schema]) -> type[Schema]:
+    """The success envelope ``{"success": true, "data": <data>}`` around a schema."""
+    name = data.__name__.removesuffix("Out").removesuffix("Data") + "Envelope"
+    return type(
+        name,
+        (Schema,),
+        {
+            "success": fields.Bool(required=True, validate=validate.Equal(True)),
+            "data": fields.Nested(data, required=True),
+        },
+    )

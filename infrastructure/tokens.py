@@ -2,7 +2,8 @@
 
 An access token says ``type: access`` and a refresh token ``type: refresh``;
 neither is accepted in the other's place. Every refresh token carries a family
-id (``fam``) so that a later rotation scheme can revoke a whole family.
+id (``fam``); whether a family and its ``jti`` are still valid is the event
+store's business (see ``application/sessions.py``), not this module's.
 """
 
 from __future__ import annotations
@@ -63,11 +64,15 @@ class TokenService:
         self._refresh_ttl = refresh_ttl
         self._clock = clock
 
-    def issue_pair(self, user_id: UUID, family: str | None = None) -> TokenPair:
+    def issue_pair(
+        self, user_id: UUID, family: str | None = None, jti: str | None = None
+    ) -> TokenPair:
+        """An access token, and a refresh token of ``family`` whose id is ``jti``."""
         family = family or uuid.uuid4().hex
+        refresh = self._encode(user_id, REFRESH, self._refresh_ttl, jti, fam=family)
         return TokenPair(
             access_token=self._encode(user_id, ACCESS, self._access_ttl),
-            refresh_token=self._encode(user_id, REFRESH, self._refresh_ttl, fam=family),
+            refresh_token=refresh,
         )
 
     def check(self, token: str, expected_type: str) -> Claims:
@@ -92,14 +97,16 @@ class TokenService:
             raise InvalidToken("token subject is not a user") from None
         return Claims(user_id, payload["type"], payload["jti"], payload.get("fam"))
 
-    def _encode(self, user_id: UUID, token_type: str, ttl: int, **extra: Any) -> str:
+    def _encode(
+        self, user_id: UUID, token_type: str, ttl: int, jti: str | None = None, **extra: Any
+    ) -> str:
         now = int(self._clock())
         claims = {
             "iss": ISSUER,
             "sub": str(user_id),
             "userId": f"user_{user_id.hex}",
             "type": token_type,
-            "jti": uuid.uuid4().hex,
+            "jti": jti or uuid.uuid4().hex,
             "iat": now,
             "exp": now + ttl,
             **extra,

@@ -1,0 +1,204 @@
+"""Events to read-model rows: what each event of the two logs changes in the tables.
+
+Pure translation: each function returns the statements for one event; the
+runner commits a batch of them with one tracking record.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import singledispatch
+from typing import Any
+
+from domain.transfer import Transfer, TransferStatus
+from domain.wallet import Wallet
+from projections.store import Write
+
+
+def stamp(moment: datetime) -> str:
+    """A sortable UTC timestamp: fixed width, microseconds, ``Z``."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@singledispatch
+def writes_for(event: Any, position: int) -> list[Write]:
+    """The statements an event implies; none for events no read model shows."""
+    return []
+
+
+# Transfers -----------------------------------------------------------------------
+
+
+@writes_for.register
+def _initiated(event: Transfer.Initiated, position: int) -> list[Write]:
+    sql = (
+        "INSERT INTO {t}transfers (transfer_id, sender_id, receiver_id, amount, currency, "
+        "status, description, failure_reason, initiated_at, completed_at, updated_at, position) "
+        "VALUES (:transfer_id, :sender_id, :receiver_id, :amount, :currency, :status, "
+        ":description, NULL, :at, NULL, :at, :position)"
+    )
+    params = {
+        "transfer_id": event.originator_id.hex,
+        "sender_id": event.sender_id.hex,
+        "receiver_id": event.receiver_id.hex,
+        "amount": event.amount,
+        "currency": event.currency,
+        "status": TransferStatus.INITIATED.value,
+        "description": event.description,
+        "at": stamp(event.timestamp),
+        "position": position,
+    }
+    return [Write(sql, params)]
+
+
+def _status(event: Any, position: int, status: TransferStatus, **columns: Any) -> list[Write]:
+    assignments = "".join(f", {name} = :{name}" for name in columns)
+    sql = (
+        f"UPDATE {{t}}transfers SET status = :status, updated_at = :at, position = :position"
+        f"{assignments} WHERE transfer_id = :transfer_id"
+    )
+    params = {
+        "status": status.value,
+        "at": stamp(event.timestamp),
+        "position": position,
+        "transfer_id": event.originator_id.hex,
+        **columns,
+    }
+    return [Write(sql, params)]
+
+
+@writes_for.register
+def _debited(event: Transfer.Debited, position: int) -> list[Write]:
+    return _status(event, position, TransferStatus.DEBITED)
+
+
+@writes_for.register
+def _credited(event: Transfer.Credited, position: int) -> list[Write]:
+    return _status(event, position, TransferStatus.CREDITED)
+
+
+@writes_for.register
+def _completed(event: Transfer.Completed, position: int) -> list[Write]:
+    return _status(event, position, TransferStatus.COMPLETED, completed_at=stamp(event.timestamp))
+
+
+@writes_for.register
+def _refund_requested(event: Transfer.RefundRequested, position: int) -> list[Write]:
+    return _status(event, position, TransferStatus.REFUNDING, failure_reason=event.reason)
+
+
+@writes_for.register
+def _failed(event: Transfer.Failed, position: int) -> list[Write]:
+    return _status(
+        event,
+        position,
+        TransferStatus.FAILED,
+        failure_reason=event.reason,
+        completed_at=stamp(event.timestamp),
+    )
+
+
+# Wallets -------------------------------------------------------------------------
+
+
+@writes_for.register
+def _opened(event: Wallet.Opened, position: int) -> list[Write]:
+    sql = (
+        "INSERT INTO {t}wallets (wallet_id, owner_id, kind, currency, vpa, balance, is_frozen, "
+        "is_closed, opened_at, updated_at, position) VALUES (:wallet_id, :owner_id, :kind, "
+        ":currency, :vpa, 0, FALSE, FALSE, :at, :at, :position)"
+    )
+    params = {
+        "wallet_id": event.originator_id.hex,
+        "owner_id": event.owner_id.hex,
+        "kind": event.kind,
+        "currency": event.currency,
+        "vpa": event.vpa,
+        "at": stamp(event.timestamp),
+        "position": position,
+    }
+    return [Write(sql, params)]
+
+
+def _movement(
+    event: Any, position: int, kind: str, delta: int, operation_id: Any, counterparty: Any
+) -> list[Write]:
+    common = {"wallet_id": event.originator_id.hex, "at": stamp(event.timestamp)}
+    balance = Write(
+        "UPDATE {t}wallets SET balance = balance + :delta, updated_at = :at, "
+        "position = :position WHERE wallet_id = :wallet_id",
+        {**common, "delta": delta, "position": position},
+    )
+    movement = Write(
+        "INSERT INTO {t}movements (wallet_id, position, kind, amount, balance_after, "
+        "operation_id, counterparty_wallet_id, occurred_at) SELECT :wallet_id, :position, "
+        ":kind, :amount, balance, :operation_id, :counterparty, :at "
+        "FROM {t}wallets WHERE wallet_id = :wallet_id",
+        {
+            **common,
+            "position": position,
+            "kind": kind,
+            "amount": delta,
+            "operation_id": operation_id.hex,
+            "counterparty": None if counterparty is None else counterparty.hex,
+        },
+    )
+    return [balance, movement]
+
+
+@writes_for.register
+def _deposited(event: Wallet.Deposited, position: int) -> list[Write]:
+    return _movement(event, position, "DEPOSIT", event.amount, event.deposit_id, None)
+
+
+@writes_for.register
+def _deposit_funded(event: Wallet.DepositFunded, position: int) -> list[Write]:
+    return _movement(event, position, "DEPOSIT_FUNDING", -event.amount, event.deposit_id, None)
+
+
+@writes_for.register
+def _wallet_debited(event: Wallet.Debited, position: int) -> list[Write]:
+    return _movement(
+        event, position, "DEBIT", -event.amount, event.transfer_id, event.counterparty_id
+    )
+
+
+@writes_for.register
+def _wallet_credited(event: Wallet.Credited, position: int) -> list[Write]:
+    return _movement(
+        event, position, "CREDIT", event.amount, event.transfer_id, event.counterparty_id
+    )
+
+
+@writes_for.register
+def _reversed(event: Wallet.DebitReversed, position: int) -> list[Write]:
+    return _movement(event, position, "REFUND", event.amount, event.transfer_id, None)
+
+
+def _flag(event: Any, position: int, column: str, value: bool) -> list[Write]:
+    sql = (
+        f"UPDATE {{t}}wallets SET {column} = :value, updated_at = :at, position = :position "
+        "WHERE wallet_id = :wallet_id"
+    )
+    params = {
+        "value": value,
+        "at": stamp(event.timestamp),
+        "position": position,
+        "wallet_id": event.originator_id.hex,
+    }
+    return [Write(sql, params)]
+
+
+@writes_for.register
+def _frozen(event: Wallet.Frozen, position: int) -> list[Write]:
+    return _flag(event, position, "is_frozen", True)
+
+
+@writes_for.register
+def _unfrozen(event: Wallet.Unfrozen, position: int) -> list[Write]:
+    return _flag(event, position, "is_frozen", False)
+
+
+@writes_for.register
+def _closed(event: Wallet.Closed, position: int) -> list[Write]:
+    return _flag(event, position, "is_closed", True)

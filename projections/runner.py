@@ -1,0 +1,110 @@
+"""The projector: follows the Transfers and Wallets logs into the read store.
+
+It pulls a page of notifications, turns them into row changes, and commits the
+page with one tracking record (batch, then fsync once). In one process a commit
+to either log wakes it at once; polling is only the safety net.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Tracking
+from eventsourcing.system import RecordingEvent, RecordingEventReceiver
+
+from projections.projector import writes_for
+from projections.store import ReadStore
+
+log = logging.getLogger(__name__)
+PAGE = 200
+
+
+class _Wakeup(RecordingEventReceiver[UUID]):
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def receive_recording_event(self, new_recording_event: RecordingEvent[UUID]) -> None:
+        self.event.set()
+
+
+class Projector:
+    """Keeps the read models up to date with the logs it follows, exactly once."""
+
+    def __init__(self, store: ReadStore, leaders: Sequence[Application[Any]]) -> None:
+        self.store = store
+        self.leaders = list(leaders)
+        self._progress = threading.Condition()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def position(self, leader_name: str) -> int:
+        return self.store.max_tracking_id(leader_name) or 0
+
+    def catch_up(self) -> int:
+        """Project everything committed so far; returns how many notifications it took."""
+        total = 0
+        for leader in self.leaders:
+            while taken := self._project_page(leader):
+                total += taken
+        return total
+
+    def _project_page(self, leader: Application[Any]) -> int:
+        start = self.position(leader.name) + 1
+        page = leader.recorder.select_notifications(start=start, limit=PAGE)
+        if not page:
+            return 0
+        writes = []
+        for notification in page:
+            event = leader.mapper.to_domain_event(notification)
+            writes.extend(writes_for(event, notification.id))
+        self.store.apply(writes, Tracking(leader.name, page[-1].id))
+        with self._progress:
+            self._progress.notify_all()
+        return len(page)
+
+    def wait_until(self, targets: Mapping[str, int], timeout: float) -> bool:
+        """Block until each named log is projected up to its target position."""
+        deadline = time.monotonic() + timeout
+        with self._progress:
+            while not all(self.position(name) >= at for name, at in targets.items()):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                # Woken by this process's commits; the cap covers other processes'.
+                self._progress.wait(min(remaining, 0.05))
+        return True
+
+    def latest_positions(self) -> dict[str, int]:
+        """Where each followed log ends now: what a fresh read should reflect."""
+        return {leader.name: leader.recorder.max_notification_id() or 0 for leader in self.leaders}
+
+    def start(self, poll_interval: float = 1.0) -> None:
+        for leader in self.leaders:
+            if hasattr(leader, "lead"):
+                leader.lead(_Wakeup(self._wake))
+        self._thread = threading.Thread(
+            target=self._run, args=(poll_interval,), name="projector", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self, poll_interval: float) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.catch_up()
+            except Exception:
+                log.exception("projection failed; will retry")
+            self._wake.wait(poll_interval)
+            self._wake.clear()

@@ -1,0 +1,145 @@
+"""The read store: plain SQL tables of read models, and their tracking, in one transaction.
+
+The same SQL runs on SQLite and PostgreSQL (only the parameter style and the
+schema prefix differ). Each batch of row changes is committed together with the
+tracking record of the last notification it came from, so a projector that
+crashes and restarts neither skips nor repeats an event.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from eventsourcing.persistence import InfrastructureFactory, Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteTrackingRecorder
+from eventsourcing.utils import Environment
+
+READ_STORE_NAME = "ReadModels"
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+_NAMED_PARAMETER = re.compile(r":([a-z_]+)")
+
+TABLES = (
+    """CREATE TABLE IF NOT EXISTS {t}transfers (
+        transfer_id TEXT PRIMARY KEY,
+        sender_id TEXT NOT NULL,
+        receiver_id TEXT NOT NULL,
+        amount BIGINT NOT NULL,
+        currency TEXT NOT NULL,
+        status TEXT NOT NULL,
+        description TEXT,
+        failure_reason TEXT,
+        initiated_at TEXT NOT NULL,
+        completed_at TEXT,
+        updated_at TEXT NOT NULL,
+        position BIGINT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS {n}transfers_by_sender ON {t}transfers (sender_id, initiated_at)",
+    "CREATE INDEX IF NOT EXISTS {n}transfers_by_receiver "
+    "ON {t}transfers (receiver_id, initiated_at)",
+    """CREATE TABLE IF NOT EXISTS {t}wallets (
+        wallet_id TEXT PRIMARY KEY,
+        owner_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        vpa TEXT,
+        balance BIGINT NOT NULL,
+        is_frozen BOOLEAN NOT NULL,
+        is_closed BOOLEAN NOT NULL,
+        opened_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        position BIGINT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS {t}movements (
+        wallet_id TEXT NOT NULL,
+        position BIGINT NOT NULL,
+        kind TEXT NOT NULL,
+        amount BIGINT NOT NULL,
+        balance_after BIGINT NOT NULL,
+        operation_id TEXT NOT NULL,
+        counterparty_wallet_id TEXT,
+        occurred_at TEXT NOT NULL,
+        PRIMARY KEY (wallet_id, position))""",
+)
+
+
+@dataclass(frozen=True)
+class Write:
+    """One parametrised statement; ``{t}`` stands for the table prefix."""
+
+    sql: str
+    params: Mapping[str, Any]
+
+
+class ReadStore:
+    """Runs read-model statements and records tracking in the same transaction."""
+
+    datastore: Any
+    table_prefix = ""
+    index_prefix = ""
+
+    if TYPE_CHECKING:  # provided by the library's tracking recorder it is mixed into
+
+        def _insert_tracking(self, c: Any, tracking: Tracking) -> None: ...
+
+        def max_tracking_id(self, application_name: str) -> int | None: ...
+
+    def statement(self, sql: str) -> str:
+        return sql.format(t=self.table_prefix, n=self.index_prefix)
+
+    def create_read_tables(self) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            for ddl in TABLES:
+                c.execute(self.statement(ddl))
+
+    def apply(self, writes: Sequence[Write], tracking: Tracking) -> None:
+        """Commit the writes and the tracking record together, or neither."""
+        with self.datastore.transaction(commit=True) as c:
+            for write in writes:
+                c.execute(self.statement(write.sql), dict(write.params))
+            self._insert_tracking(c, tracking)
+
+    def select(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self.statement(sql), dict(params))
+            return [dict(row) for row in c.fetchall()]
+
+    @contextmanager
+    def cursor(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=True) as c:
+            yield c
+
+
+class SQLiteReadStore(ReadStore, SQLiteTrackingRecorder):
+    def create_table(self) -> None:
+        super().create_table()
+        self.create_read_tables()
+
+
+class PostgresReadStore(ReadStore, PostgresTrackingRecorder):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        schema = self.datastore.schema
+        if not _IDENTIFIER.match(schema):
+            raise ValueError(f"unsafe schema name {schema!r}")
+        self.table_prefix = f"{schema}.read_"
+        self.index_prefix = "read_"
+
+    def statement(self, sql: str) -> str:
+        return _NAMED_PARAMETER.sub(r"%(\1)s", super().statement(sql))
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.create_read_tables()
+
+
+def open_read_store(env: Mapping[str, str]) -> ReadStore:
+    """The read store for the store kind ``env`` names (as for the applications)."""
+    factory: Any = InfrastructureFactory.construct(Environment(READ_STORE_NAME, dict(env)))
+    if "postgres" in env.get("PERSISTENCE_MODULE", ""):
+        store: ReadStore = factory.tracking_recorder(PostgresReadStore)
+    else:
+        store = factory.tracking_recorder(SQLiteReadStore)
+    return store

@@ -1,0 +1,87 @@
+"""``Prefer: wait=N``: let a request wait, bounded, for a transfer to finish.
+
+The Transfers application tells this watcher of every commit made in this
+process; a request waiting on a transfer is woken the moment its terminal event
+is committed, with no polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from uuid import UUID
+
+from eventsourcing.system import RecordingEvent, RecordingEventReceiver
+
+from domain.transfer import Transfer
+
+MAX_WAIT_SECONDS = 10
+_PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d{1,6})(?:$|[,;\s])", re.IGNORECASE)
+_TERMINAL = (Transfer.Completed, Transfer.Failed)
+
+
+def preferred_wait(header: str | None) -> int:
+    """Seconds asked for by ``Prefer: wait=N`` (RFC 7240), capped; 0 when absent."""
+    match = _PREFER_WAIT.search(header or "")
+    return 0 if match is None else min(int(match.group(1)), MAX_WAIT_SECONDS)
+
+
+class TransferOutcomes(RecordingEventReceiver[UUID]):
+    """Wakes the coroutines waiting for transfers to reach a terminal status."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiters: dict[UUID, list[asyncio.Future[None]]] = defaultdict(list)
+
+    def receive_recording_event(self, new_recording_event: RecordingEvent[UUID]) -> None:
+        finished = [
+            r.domain_event.originator_id
+            for r in new_recording_event.recordings
+            if isinstance(r.domain_event, _TERMINAL)
+        ]
+        if finished and self._loop is not None:  # on a saga thread: hand over to the loop
+            self._loop.call_soon_threadsafe(self._wake, finished)
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Attach to the event loop the waiting requests run on."""
+        self._loop = loop
+
+    def register(self, transfer_id: UUID) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters[transfer_id].append(future)
+        return future
+
+    def forget(self, transfer_id: UUID, future: asyncio.Future[None]) -> None:
+        waiting = self._waiters.get(transfer_id, [])
+        if future in waiting:
+            waiting.remove(future)
+        if not waiting:
+            self._waiters.pop(transfer_id, None)
+
+    def _wake(self, transfer_ids: list[UUID]) -> None:
+        for transfer_id in transfer_ids:
+            for future in self._waiters.pop(transfer_id, []):
+                if not future.done():
+                    future.set_result(None)
+
+
+async def wait_for_outcome(
+    outcomes: TransferOutcomes,
+    transfer_id: UUID,
+    seconds: int,
+    load: Callable[[], Awaitable[Transfer]],
+) -> Transfer:
+    """The transfer once terminal, or as it stands when ``seconds`` run out."""
+    future = outcomes.register(transfer_id)
+    try:
+        transfer = await load()  # it may have finished before we registered
+        if not transfer.status.is_terminal:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(future), timeout=seconds)
+            transfer = await load()
+    finally:
+        outcomes.forget(transfer_id, future)
+    return transfer

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from uuid import UUID
 
 from application.accounts import Accounts
-from application.policy import DEFAULT_CURRENCY, Limits
+from application.policy import DEFAULT_CURRENCY
 from application.ports import PasswordHasher
+from application.sessions import Sessions
 from application.transfers import Initiation, TransferRequest, Transfers
 from application.wallets import DepositReceipt, Wallets
 from domain.errors import (
+    AccountDisabled,
     Forbidden,
     InvalidCredentials,
     SelfTransfer,
@@ -19,7 +22,8 @@ from domain.errors import (
 )
 from domain.ids import wallet_id_for
 from domain.money import Money
-from domain.transfer import Transfer
+from domain.session import LOGGED_OUT, TokenFamily
+from domain.transfer import Transfer, day_of
 from domain.user import User
 from domain.wallet import Wallet
 
@@ -42,13 +46,13 @@ class PayFlow:
         wallets: Wallets,
         transfers: Transfers,
         hasher: PasswordHasher,
-        limits: Limits | None = None,
     ) -> None:
         self.accounts = accounts
         self.wallets = wallets
         self.transfers = transfers
         self.hasher = hasher
-        self.limits = limits or Limits()
+        self.limits = wallets.limits  # one set of limits: the wallets enforce them too
+        self.sessions = Sessions(accounts)
         self._dummy_hash = hasher.hash(_UNKNOWN_USER_HASH_INPUT)
 
     # Users -----------------------------------------------------------------------
@@ -72,6 +76,26 @@ class PayFlow:
 
     def user(self, user_id: UUID) -> User:
         return self.accounts.get_user(user_id)
+
+    # Sessions --------------------------------------------------------------------
+
+    def start_session(self, user_id: UUID) -> TokenFamily:
+        """A new refresh-token family for a user who may sign in."""
+        self._require_enabled(user_id)
+        return self.sessions.start(user_id)
+
+    def rotate(self, user_id: UUID, family_id: UUID, jti: str) -> str:
+        """Spend a refresh token; the ``jti`` of its successor in the same family."""
+        self._require_enabled(user_id)
+        return self.sessions.rotate(family_id, user_id, jti)
+
+    def revoke(self, user_id: UUID, family_id: UUID) -> None:
+        """Log out: no refresh token of that family is accepted again."""
+        self.sessions.revoke(family_id, user_id, LOGGED_OUT)
+
+    def _require_enabled(self, user_id: UUID) -> None:
+        if self.accounts.get_user(user_id).is_disabled:
+            raise AccountDisabled("This account is disabled")
 
     # Wallets ---------------------------------------------------------------------
 
@@ -114,6 +138,9 @@ class PayFlow:
         if receiver.id == sender_id:
             raise SelfTransfer("cannot send money to yourself")
         sender_wallet = self.wallet_of(sender_id, amount.currency)
+        # Refuse at once what the wallet would refuse; the wallet still decides.
+        today = day_of(datetime.now(UTC))
+        sender_wallet.check_daily_allowance(amount, today, self.limits.daily)
         receiver_wallet = self.wallet_of(receiver.id, amount.currency)
         request = TransferRequest(
             sender_id=sender_id,

@@ -18,7 +18,7 @@ from domain.deposit import Deposit
 from domain.errors import IdempotencyConflict, PayFlowError, WalletNotFound
 from domain.ids import settlement_wallet_id, wallet_id_for
 from domain.money import Money
-from domain.transfer import Transfer
+from domain.transfer import Transfer, day_of
 from domain.wallet import Wallet
 
 
@@ -123,8 +123,11 @@ class Wallets(LedgerProcess):
     def _debit(self, event: Transfer.Initiated, step: ProcessingEvent[UUID]) -> None:
         sender: Wallet = self.repository.get(event.sender_wallet_id)
         amount = Money(event.amount, event.currency)
+        day = day_of(event.timestamp)
         try:
-            sender.debit(event.originator_id, amount, event.receiver_wallet_id)
+            sender.debit(
+                event.originator_id, amount, event.receiver_wallet_id, day, self.limits.daily
+            )
         except PayFlowError as refusal:
             sender.decline_debit(event.originator_id, reason=describe(refusal))
         step.collect_events(sender)
@@ -146,7 +149,8 @@ class Wallets(LedgerProcess):
     @policy.register
     def _refund(self, event: Transfer.RefundRequested, step: ProcessingEvent[UUID]) -> None:
         sender: Wallet = self.repository.get(event.sender_wallet_id)
-        sender.reverse_debit(event.originator_id, Money(event.amount, event.currency))
+        amount = Money(event.amount, event.currency)
+        sender.reverse_debit(event.originator_id, amount, event.day)
         step.collect_events(sender)
 
     # Helpers ---------------------------------------------------------------------

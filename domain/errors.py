@@ -30,6 +30,10 @@ class LimitExceeded(PayFlowError):
     """A configured per-operation limit (transfer or deposit size) is exceeded."""
 
 
+class DailyLimitExceeded(LimitExceeded):
+    """A user wallet would send more, or more often, in one day than its limits allow."""
+
+
 class WalletFrozen(PayFlowError):
     """The wallet is frozen: it can be refunded, but neither debited nor credited."""
 
@@ -80,3 +84,23 @@ class TransferNotFound(NotFound):
 
 class Forbidden(PayFlowError):
     """The caller is not a party to the thing asked for."""
+
+
+class AccountDisabled(Forbidden):
+    """The account is disabled: it can neither sign in nor refresh its tokens."""
+
+
+class SessionInvalid(PayFlowError):
+    """A refresh token's session cannot go on; the base of the three reasons below."""
+
+
+class SessionNotFound(SessionInvalid):
+    """No token family with that id belongs to that user."""
+
+
+class SessionRevoked(SessionInvalid):
+    """The token family was revoked, by logout or after a detected reuse."""
+
+
+class RefreshTokenReused(SessionInvalid):
+    """A refresh token was presented after it was spent; it may have been stolen."""

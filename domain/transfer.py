@@ -8,7 +8,7 @@ once the sender's debit has been reversed. Any other move raises
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from uuid import UUID, uuid4
 
@@ -44,6 +44,11 @@ _ALLOWED = {
 REFUNDED_PREFIX = "Refunded: "
 
 
+def day_of(moment: datetime) -> str:
+    """The UTC calendar date of an event timestamp, as daily limits count days."""
+    return moment.astimezone(UTC).date().isoformat()
+
+
 class Transfer(Aggregate):
     """Money on its way from one user's wallet to another's."""
 
@@ -66,12 +71,14 @@ class Transfer(Aggregate):
         currency: str
 
     class RefundRequested(Aggregate.Event):
-        """The credit was refused; the refund step needs whom to pay back."""
+        """The credit was refused; the refund step needs whom to pay back, and the
+        day the debit counted against."""
 
         reason: str
         sender_wallet_id: UUID
         amount: int
         currency: str
+        day: str
 
     class Credited(Aggregate.Event):
         pass
@@ -143,6 +150,11 @@ class Transfer(Aggregate):
         return Money(self.amount_minor, self.currency)
 
     @property
+    def day(self) -> str:
+        """The UTC date the transfer was initiated: the day its debit counts against."""
+        return day_of(self.created_on)
+
+    @property
     def completed_at(self) -> datetime | None:
         """When the transfer reached its terminal status (its last event)."""
         return self.modified_on if self.status.is_terminal else None
@@ -185,11 +197,12 @@ class Transfer(Aggregate):
             sender_wallet_id=self.sender_wallet_id,
             amount=self.amount_minor,
             currency=self.currency,
+            day=self.day,
         )
 
     @event(RefundRequested)
     def _refund_requested(
-        self, reason: str, sender_wallet_id: UUID, amount: int, currency: str
+        self, reason: str, sender_wallet_id: UUID, amount: int, currency: str, day: str
     ) -> None:
         self.status = TransferStatus.REFUNDING
         self.failure_reason = reason

@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate, event
 from domain.errors import (
     BalanceCapExceeded,
     CurrencyMismatch,
+    DailyLimitExceeded,
     InsufficientFunds,
     InvalidAmount,
     WalletClosed,
@@ -23,6 +24,7 @@ from domain.errors import (
     WalletNotEmpty,
 )
 from domain.ids import settlement_wallet_id, wallet_id_for
+from domain.limits import DailyLimit
 from domain.money import Money
 
 
@@ -53,6 +55,7 @@ class Wallet(Aggregate):
         transfer_id: UUID
         amount: int
         counterparty_id: UUID
+        day: str
 
     class Credited(Aggregate.Event):
         transfer_id: UUID
@@ -62,6 +65,7 @@ class Wallet(Aggregate):
     class DebitReversed(Aggregate.Event):
         transfer_id: UUID
         amount: int
+        day: str
 
     class DebitDeclined(Aggregate.Event):
         transfer_id: UUID
@@ -70,6 +74,15 @@ class Wallet(Aggregate):
     class CreditDeclined(Aggregate.Event):
         transfer_id: UUID
         reason: str
+
+    class Frozen(Aggregate.Event):
+        reason: str
+
+    class Unfrozen(Aggregate.Event):
+        pass
+
+    class Closed(Aggregate.Event):
+        pass
 
     @staticmethod
     def create_id(owner_id: UUID, kind: str, currency: str) -> UUID:
@@ -94,6 +107,9 @@ class Wallet(Aggregate):
         self.balance_minor = 0
         self.is_frozen = False
         self.is_closed = False
+        self.usage_day = ""  # the day sent_today and count_today are about
+        self.sent_today = 0
+        self.count_today = 0
 
     @classmethod
     def open_user_wallet(
@@ -134,21 +150,48 @@ class Wallet(Aggregate):
     def _deposit_funded(self, deposit_id: UUID, amount: int) -> None:
         self.balance_minor -= amount
 
-    def debit(self, transfer_id: UUID, amount: Money, receiver_wallet_id: UUID) -> None:
-        """Take a transfer's amount out; it is in flight until credited or reversed."""
+    def debit(
+        self,
+        transfer_id: UUID,
+        amount: Money,
+        receiver_wallet_id: UUID,
+        day: str,
+        daily: DailyLimit | None = None,
+    ) -> None:
+        """Take a transfer's amount out; it is in flight until credited or reversed.
+
+        ``day`` is the transfer's own date (from its event timestamp), so a replay
+        decides exactly as the first run did.
+        """
         self._require_open()
         self._require_amount(amount)
         if self.kind is WalletKind.USER and self.balance_minor < amount.minor:
             raise InsufficientFunds(f"balance {self.balance} is less than {amount}")
+        if self.kind is WalletKind.USER and daily is not None:
+            self.check_daily_allowance(amount, day, daily)
         self._debited(
             transfer_id=transfer_id,
             amount=amount.minor,
             counterparty_id=receiver_wallet_id,
+            day=day,
         )
 
+    def check_daily_allowance(self, amount: Money, day: str, daily: DailyLimit) -> None:
+        """Raise DailyLimitExceeded if sending ``amount`` on ``day`` breaks a daily limit."""
+        sent, count = (self.sent_today, self.count_today) if day == self.usage_day else (0, 0)
+        if count + 1 > daily.max_count:
+            raise DailyLimitExceeded(f"daily limit of {daily.max_count} transfers reached")
+        if sent + amount.minor > daily.max_amount:
+            limit = Money(daily.max_amount, self.currency)
+            raise DailyLimitExceeded(f"daily sending limit of {limit} would be exceeded")
+
     @event(Debited)
-    def _debited(self, transfer_id: UUID, amount: int, counterparty_id: UUID) -> None:
+    def _debited(self, transfer_id: UUID, amount: int, counterparty_id: UUID, day: str) -> None:
         self.balance_minor -= amount
+        if day != self.usage_day:
+            self.usage_day, self.sent_today, self.count_today = day, 0, 0
+        self.sent_today += amount
+        self.count_today += 1
 
     def credit(self, transfer_id: UUID, amount: Money, sender_wallet_id: UUID) -> None:
         """Receive a transfer's in-flight amount."""
@@ -163,18 +206,22 @@ class Wallet(Aggregate):
     def _credited(self, transfer_id: UUID, amount: int, counterparty_id: UUID) -> None:
         self.balance_minor += amount
 
-    def reverse_debit(self, transfer_id: UUID, amount: Money) -> None:
+    def reverse_debit(self, transfer_id: UUID, amount: Money, day: str) -> None:
         """The compensation: give a failed transfer's debit back.
 
         Never refused for being frozen, closed or over the cap: the money was
-        this wallet's a moment ago and has nowhere else to go.
+        this wallet's a moment ago and has nowhere else to go. The day's sending
+        allowance is given back too.
         """
         self._require_amount(amount)
-        self._debit_reversed(transfer_id=transfer_id, amount=amount.minor)
+        self._debit_reversed(transfer_id=transfer_id, amount=amount.minor, day=day)
 
     @event(DebitReversed)
-    def _debit_reversed(self, transfer_id: UUID, amount: int) -> None:
+    def _debit_reversed(self, transfer_id: UUID, amount: int, day: str) -> None:
         self.balance_minor += amount
+        if day == self.usage_day:
+            self.sent_today -= amount
+            self.count_today -= 1
 
     @event(DebitDeclined)
     def decline_debit(self, transfer_id: UUID, reason: str) -> None:
@@ -186,11 +233,11 @@ class Wallet(Aggregate):
 
     # Lifecycle -------------------------------------------------------------------
 
-    @event("Frozen")
+    @event(Frozen)
     def freeze(self, reason: str) -> None:
         self.is_frozen = True
 
-    @event("Unfrozen")
+    @event(Unfrozen)
     def unfreeze(self) -> None:
         self.is_frozen = False
 
@@ -199,7 +246,7 @@ class Wallet(Aggregate):
             raise WalletNotEmpty(f"wallet still holds {self.balance}")
         self._closed()
 
-    @event("Closed")
+    @event(Closed)
     def _closed(self) -> None:
         self.is_closed = True
 

@@ -3,11 +3,22 @@
 ``Settings.from_env()`` validates everything at start-up and names each bad
 value; nothing else reads ``os.environ``. Defaults give the embedded mode:
 SQLite files under ``./var``, no Redis, port 3000.
+
+Rate limits (API.md "Rate limits") are each one variable ``<hits>/<seconds>``:
+``PAYFLOW_RATE_GLOBAL`` (default ``100/900``, per client IP, production mode
+only), ``PAYFLOW_RATE_AUTH`` (``5/900``, login and register per IP+email) and
+``PAYFLOW_RATE_TRANSFERS`` (``10/60``, ``POST /transactions`` per user).
+``LOAD_TEST_SECRET`` (unset: no bypass) lets a request whose
+``X-Load-Test-Token`` equals it skip every limit. ``REDIS_URL`` (unset: no
+Redis, in-memory counters per process) shares the counters between processes,
+under keys starting with ``PAYFLOW_REDIS_PREFIX`` (default ``payflow:``); while
+Redis does not answer, each process counts on its own and logs a warning.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -16,11 +27,14 @@ from pathlib import Path
 from application.policy import CreditFaults, Limits
 from domain.errors import InvalidAmount
 from domain.money import Money
+from infrastructure.ratelimit import Rule
 from infrastructure.sqlite_store import DEFAULT_SYNCHRONOUS, SYNCHRONOUS_LEVELS
 
 DEVELOPMENT_JWT_SECRET = "payflow-development-secret-change-me"  # noqa: S105
 STORES = ("sqlite", "postgres", "memory")
 MODES = ("development", "production", "test")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+_RULE = re.compile(r"([0-9]{1,9})\s*/\s*([0-9]{1,9})")
 
 
 class SettingsError(ValueError):
@@ -35,6 +49,15 @@ class PostgresSettings:
     user: str = "postgres"
     password: str = ""
     schema: str = ""
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """How many requests each limited group of routes takes per window."""
+
+    per_client: Rule = Rule(100, 900)
+    auth: Rule = Rule(5, 900)
+    transfers: Rule = Rule(10, 60)
 
 
 @dataclass(frozen=True)
@@ -59,6 +82,10 @@ class Settings:
     argon2_memory_kib: int = 64 * 1024
     max_body_bytes: int = 64 * 1024
     log_level: str = "INFO"
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    load_test_secret: str = ""
+    redis_url: str = ""
+    redis_prefix: str = "payflow:"
 
     @property
     def is_production(self) -> bool:
@@ -67,7 +94,7 @@ class Settings:
     def credit_faults(self) -> CreditFaults:
         """Fault injection as configured; always off in production mode."""
         percent = 0 if self.is_production else self.credit_failure_percent
-        return CreditFaults(numerator=percent, denominator=100)
+        return CreditFaults(numerator=percent, denominator=100, enabled=percent > 0)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -110,6 +137,10 @@ class _Reader:
             argon2_memory_kib=self.integer("PAYFLOW_ARGON2_MEMORY_KIB", 65536, low=8),
             max_body_bytes=self.integer("PAYFLOW_MAX_BODY_BYTES", 65536, low=1024),
             log_level=self.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
+            rate_limits=self.rate_limits(),
+            load_test_secret=self.env.get("LOAD_TEST_SECRET", ""),
+            redis_url=self.redis_url(),
+            redis_prefix=self.env.get("PAYFLOW_REDIS_PREFIX", "payflow:"),
         )
         if settings.is_production and settings.jwt_secret == DEVELOPMENT_JWT_SECRET:
             self.problems.append("JWT_SECRET must be set to a secret of your own in production")
@@ -136,7 +167,40 @@ class _Reader:
             max_deposit=self.money("PAYFLOW_MAX_DEPOSIT", defaults.max_deposit)
             or defaults.max_deposit,
             balance_cap=cap,
+            daily_amount=self.money("PAYFLOW_DAILY_MAX_AMOUNT", defaults.daily_amount)
+            or defaults.daily_amount,
+            daily_count=self.integer("PAYFLOW_DAILY_MAX_COUNT", defaults.daily_count, low=1),
         )
+
+    def rate_limits(self) -> RateLimits:
+        defaults = RateLimits()
+        return RateLimits(
+            per_client=self.rule("PAYFLOW_RATE_GLOBAL", defaults.per_client),
+            auth=self.rule("PAYFLOW_RATE_AUTH", defaults.auth),
+            transfers=self.rule("PAYFLOW_RATE_TRANSFERS", defaults.transfers),
+        )
+
+    def rule(self, name: str, default: Rule) -> Rule:
+        """A rate limit written ``<hits>/<seconds>``, both whole numbers above zero."""
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        match = _RULE.fullmatch(raw)
+        if match is None:
+            self.problems.append(f"{name}={raw!r} is not like 5/900 (hits/seconds)")
+            return default
+        rule = Rule(int(match[1]), int(match[2]))
+        if rule.limit < 1 or rule.window < 1:
+            self.problems.append(f"{name}={raw!r} needs at least 1 hit and 1 second")
+            return default
+        return rule
+
+    def redis_url(self) -> str:
+        url = self.env.get("REDIS_URL", "").strip()
+        if url and not url.startswith(REDIS_SCHEMES):
+            self.problems.append(f"REDIS_URL must start with one of {', '.join(REDIS_SCHEMES)}")
+            return ""
+        return url
 
     def text(self, name: str, default: str) -> str:
         value = self.env.get(name, default).strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 from infrastructure.settings import Settings
@@ -41,3 +42,15 @@ def env_for(settings: Settings) -> EnvFor:
         return env
 
     return build
+
+
+def read_store_env(settings: Settings) -> dict[str, str]:
+    """Where the read models live: beside the events, in the same kind of store.
+
+    The in-memory store keeps its read models in an in-memory SQLite database of
+    its own, so the same SQL serves every mode.
+    """
+    if settings.store == "memory":
+        name = f"file:payflow-read-{uuid.uuid4().hex}?mode=memory&cache=shared"
+        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": name}
+    return env_for(settings)("ReadModels")

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
 
 from application.saga import Ledger, SagaRunner
 from application.service import PayFlow
 from infrastructure.passwords import Argon2Hasher
+from infrastructure.ratelimit import InMemoryRateLimiter, RateLimiter
+from infrastructure.redis_ratelimit import RedisRateLimiter, connect
 from infrastructure.settings import Settings
-from infrastructure.stores import env_for
+from infrastructure.stores import env_for, read_store_env
 from infrastructure.tokens import TokenService
+from projections.runner import Projector
+from projections.store import open_read_store
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +36,26 @@ class Container:
     tokens: TokenService
     saga: SagaRunner
     executor: ThreadPoolExecutor
+    projector: Projector
+    rate_limiter: RateLimiter = field(default_factory=InMemoryRateLimiter)
+    redis: Redis | None = None  # opened and closed by the HTTP app's cleanup context
 
     def close(self) -> None:
-        """Stop the saga after its current step, then release threads and stores."""
+        """Stop the workers after their current step, then release threads and stores."""
         self.saga.stop()
+        self.projector.stop()
         self.executor.shutdown(wait=True)
+        self.projector.store.datastore.close()
         self.ledger.close()
+
+
+def rate_limiting(settings: Settings) -> tuple[RateLimiter, Redis | None]:
+    """Counters in Redis when ``REDIS_URL`` is set (memory while it is down), else memory."""
+    memory = InMemoryRateLimiter()
+    if not settings.redis_url:
+        return memory, None
+    redis = connect(settings.redis_url)
+    return RedisRateLimiter(redis, memory, prefix=f"{settings.redis_prefix}rl:"), redis
 
 
 def bootstrap(settings: Settings) -> Container:
@@ -43,10 +63,11 @@ def bootstrap(settings: Settings) -> Container:
         env_for(settings), limits=settings.limits, faults=settings.credit_faults()
     )
     hasher = Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
-    payflow = PayFlow(ledger.accounts, ledger.wallets, ledger.transfers, hasher, settings.limits)
+    payflow = PayFlow(ledger.accounts, ledger.wallets, ledger.transfers, hasher)
     tokens = TokenService(
         settings.jwt_secret, settings.access_token_ttl, settings.refresh_token_ttl
     )
+    rate_limiter, redis = rate_limiting(settings)
     return Container(
         settings=settings,
         ledger=ledger,
@@ -56,4 +77,9 @@ def bootstrap(settings: Settings) -> Container:
         executor=ThreadPoolExecutor(
             max_workers=settings.worker_threads, thread_name_prefix="payflow-io"
         ),
+        projector=Projector(
+            open_read_store(read_store_env(settings)), [ledger.transfers, ledger.wallets]
+        ),
+        rate_limiter=rate_limiter,
+        redis=redis,
     )

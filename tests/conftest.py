@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 
 from application.policy import CreditFaults, Limits
 from application.saga import Ledger
@@ -22,6 +24,7 @@ PG = {
     "user": os.environ.get("POSTGRES_USER", "postgres"),
     "password": os.environ.get("POSTGRES_PASSWORD", ""),
 }
+REDIS_URL = os.environ.get("PAYFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 STORES = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
@@ -40,6 +43,33 @@ def require_postgres() -> None:
     if os.environ.get("CI"):
         pytest.fail("PostgreSQL is not reachable, and CI requires it")
     pytest.skip("PostgreSQL is not reachable (set CI=true to make this a failure)")
+
+
+def redis_available() -> bool:
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+def require_redis() -> None:
+    """In CI Redis is mandatory: its absence fails the run instead of skipping."""
+    if redis_available():
+        return
+    if os.environ.get("CI"):
+        pytest.fail("Redis is not reachable, and CI requires it")
+    pytest.skip("Redis is not reachable (set CI=true to make this a failure)")
+
+
+def closed_port_url() -> str:
+    """A redis:// URL on a local port nobody listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"redis://127.0.0.1:{port}/0"
 
 
 @pytest.fixture

@@ -2,32 +2,62 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from infrastructure.redis_ratelimit import answers
 from interfaces.bootstrap import Container
-from interfaces.http import commands, docs, queries
+from interfaces.http import auth_routes, commands, docs, listings, metrics, queries, simulation
 from interfaces.http.errors import envelope_middleware
-from interfaces.http.keys import CONTAINER
+from interfaces.http.keys import CONTAINER, OUTCOMES
+from interfaces.http.ratelimit import rate_limit_headers, rate_limit_middleware
+from interfaces.http.waiting import TransferOutcomes
+
+log = logging.getLogger(__name__)
 
 
 def create_app(container: Container, run_saga: bool = True) -> web.Application:
-    """The HTTP API; with ``run_saga`` the saga runs in this process for its lifetime."""
+    """The HTTP API; with ``run_saga`` the saga and projector run in this process too."""
     app = web.Application(
-        middlewares=[envelope_middleware],
+        middlewares=[metrics.metrics_middleware, envelope_middleware, rate_limit_middleware],
         client_max_size=container.settings.max_body_bytes,
     )
     app[CONTAINER] = container
+    app[OUTCOMES] = TransferOutcomes()
+    app[metrics.METRICS] = metrics.HttpMetrics()
+    app.on_response_prepare.append(rate_limit_headers)
+    app.add_routes(auth_routes.routes)
     app.add_routes(commands.routes)
     app.add_routes(queries.routes)
+    app.add_routes(listings.routes)
+    app.add_routes(simulation.routes)
+    app.add_routes(metrics.routes)
     docs.install(app)  # last: documents every route added above
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        outcomes = app[OUTCOMES]
+        outcomes.bind(asyncio.get_running_loop())
+        container.ledger.transfers.lead(outcomes)
         if run_saga:
             container.saga.start()
+            container.projector.start(container.settings.saga_poll_interval)
         yield
         container.close()
 
     app.cleanup_ctx.append(lifecycle)
+    app.cleanup_ctx.append(redis_connection)
     return app
+
+
+async def redis_connection(app: web.Application) -> AsyncIterator[None]:
+    """Connect to Redis when configured (a warning, not a failure, if it does not
+    answer: rate limits then count per process), and close it on shutdown."""
+    redis = app[CONTAINER].redis
+    if redis is not None and not await answers(redis):
+        log.warning("Redis does not answer; rate limits count per process until it does")
+    yield
+    if redis is not None:
+        await redis.aclose()

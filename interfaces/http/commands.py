@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from aiohttp import web
 
 from domain.money import Money
@@ -9,47 +11,19 @@ from interfaces.http import render
 from interfaces.http.context import blocking, caller, container
 from interfaces.http.errors import ApiError, ErrorCode
 from interfaces.http.jsonio import ok, read_json
+from interfaces.http.keys import OUTCOMES
 from interfaces.http.schemas import (
     IDEMPOTENCY_KEY,
     DepositSchema,
-    LoginSchema,
-    RegisterSchema,
     TransferSchema,
     load,
 )
+from interfaces.http.waiting import preferred_wait, wait_for_outcome
 from interfaces.ids import DEPOSIT, USER, MalformedId, parse_id, public_id
 
 routes = web.RouteTableDef()
 IDEMPOTENCY_HEADER = "X-Idempotency-Key"
 REPLAYED_HEADER = "X-Idempotent-Replayed"
-
-
-@routes.post("/auth/register")
-async def register(request: web.Request) -> web.Response:
-    body = load(RegisterSchema(), await read_json(request))
-    payflow = container(request).payflow
-    registration = await blocking(
-        request,
-        payflow.register,
-        body["name"].strip(),
-        body["email"],
-        body["password"],
-        body["phone"],
-    )
-    pair = container(request).tokens.issue_pair(registration.user.id)
-    data = {"user": render.user(registration.user), "tokens": render.tokens(pair)}
-    return ok(data, status=201)
-
-
-@routes.post("/auth/login")
-async def login(request: web.Request) -> web.Response:
-    body = load(LoginSchema(), await read_json(request))
-    payflow = container(request).payflow
-    user = await blocking(request, payflow.authenticate, body["email"], body["password"])
-    if user.is_disabled:
-        raise ApiError(403, ErrorCode.FORBIDDEN, "This account is disabled")
-    pair = container(request).tokens.issue_pair(user.id)
-    return ok({"user": render.user(user), "tokens": render.tokens(pair)})
 
 
 @routes.post("/wallets/me/deposit")
@@ -91,8 +65,13 @@ async def create_transaction(request: web.Request) -> web.Response:
         description=body["description"],
         idempotency_key=key,
     )
-    data = {"transaction": render.transfer(initiation.transfer)}
-    return ok(data, status=201, headers=_replayed(initiation.replayed))
+    transfer, headers = initiation.transfer, _replayed(initiation.replayed)
+    wait = preferred_wait(request.headers.get("Prefer"))
+    if wait and not initiation.replayed:  # a replay answers as the first answer did
+        reload = functools.partial(blocking, request, payflow.transfer_for, user_id, transfer.id)
+        transfer = await wait_for_outcome(request.app[OUTCOMES], transfer.id, wait, reload)
+        headers["Preference-Applied"] = f"wait={wait}"
+    return ok({"transaction": render.transfer(transfer)}, status=201, headers=headers)
 
 
 def _idempotency_key(request: web.Request, from_body: str | None) -> str | None:

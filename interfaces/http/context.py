@@ -36,4 +36,6 @@ def caller(request: web.Request) -> UUID:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, ErrorCode.UNAUTHORIZED, "Authentication required")
+    if not token.isascii():  # a JWT is ASCII; other bytes arrive as unencodable surrogates
+        raise ApiError(401, ErrorCode.INVALID_TOKEN, "token is not valid")
     return container(request).tokens.check(token.strip(), ACCESS).user_id

@@ -47,10 +47,14 @@ class ErrorCode(IntEnum):
     USER_ALREADY_EXISTS = 3008
     RESOURCE_NOT_FOUND = 3010
     LIMIT_EXCEEDED = 3011
+    DAILY_LIMIT_EXCEEDED = 3012
     BALANCE_CAP_EXCEEDED = 3013
     CURRENCY_MISMATCH = 3015
     WALLET_INACTIVE = 3016
     WALLET_NOT_EMPTY = 3017
+    RATE_LIMIT_EXCEEDED = 4001
+    TOO_MANY_LOGIN_ATTEMPTS = 4002
+    TOO_MANY_TRANSACTIONS = 4003
     INTERNAL_ERROR = 5001
     DATABASE_ERROR = 5002
 
@@ -78,6 +82,7 @@ _DOMAIN_ERRORS: list[tuple[type[Exception], int, ErrorCode]] = [
     (domain.CurrencyMismatch, 400, ErrorCode.CURRENCY_MISMATCH),
     (domain.InsufficientFunds, 400, ErrorCode.INSUFFICIENT_BALANCE),
     (domain.BalanceCapExceeded, 400, ErrorCode.BALANCE_CAP_EXCEEDED),
+    (domain.DailyLimitExceeded, 400, ErrorCode.DAILY_LIMIT_EXCEEDED),
     (domain.LimitExceeded, 400, ErrorCode.LIMIT_EXCEEDED),
     (domain.WalletFrozen, 400, ErrorCode.WALLET_INACTIVE),
     (domain.WalletClosed, 400, ErrorCode.WALLET_INACTIVE),
@@ -91,6 +96,7 @@ _DOMAIN_ERRORS: list[tuple[type[Exception], int, ErrorCode]] = [
     (domain.TransferNotFound, 404, ErrorCode.TRANSACTION_NOT_FOUND),
     (domain.NotFound, 404, ErrorCode.RESOURCE_NOT_FOUND),
     (domain.Forbidden, 403, ErrorCode.FORBIDDEN),
+    (domain.SessionInvalid, 401, ErrorCode.INVALID_TOKEN),
     (ExpiredToken, 401, ErrorCode.TOKEN_EXPIRED),
     (InvalidToken, 401, ErrorCode.INVALID_TOKEN),
 ]

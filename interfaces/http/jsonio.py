@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +13,7 @@ from interfaces.http.encoding import dumps
 from interfaces.http.errors import ApiError, ErrorCode
 
 JSON_TYPES = ("application/json",)
+_NOT_TEXT = re.compile(r"[\x00\ud800-\udfff]")
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
@@ -21,11 +23,28 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     raw = await request.read()
     try:
         body = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=Decimal)
-    except (UnicodeDecodeError, ValueError):
+        text = _is_text(body)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise ApiError(400, ErrorCode.VALIDATION_ERROR, "Body is not valid JSON") from None
+    if not text:
+        message = "A string in the body holds a NUL (\\u0000) or a lone surrogate"
+        raise ApiError(400, ErrorCode.VALIDATION_ERROR, message)
     if not isinstance(body, dict):
         raise ApiError(400, ErrorCode.VALIDATION_ERROR, "Body must be a JSON object")
     return body
+
+
+def _is_text(value: Any) -> bool:
+    """Whether every string in a parsed body is storable text. A lone surrogate escape
+    (``"\\ud800"``) parses but cannot be encoded as UTF-8, and PostgreSQL text columns
+    (the read models) refuse NUL, so one such description would stall their projector."""
+    if isinstance(value, str):
+        return _NOT_TEXT.search(value) is None
+    if isinstance(value, dict):
+        return all(_is_text(k) and _is_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_is_text(item) for item in value)
+    return True
 
 
 def ok(

@@ -3,5 +3,7 @@
 from aiohttp import web
 
 from interfaces.bootstrap import Container
+from interfaces.http.waiting import TransferOutcomes
 
 CONTAINER = web.AppKey("container", Container)
+OUTCOMES = web.AppKey("transfer_outcomes", TransferOutcomes)

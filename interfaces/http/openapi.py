@@ -16,6 +16,7 @@ from marshmallow import Schema
 
 from interfaces.http import responses as out
 from interfaces.http import schemas as inp
+from interfaces.http.ratelimit import is_exempt
 
 VERSION = "0.1.0"
 IDEMPOTENCY_HEADER = {
@@ -24,6 +25,14 @@ IDEMPOTENCY_HEADER = {
     "required": False,
     "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
     "description": "Repeat a request safely: the same key and body replay the first answer.",
+}
+
+PREFER_HEADER = {
+    "in": "header",
+    "name": "Prefer",
+    "required": False,
+    "schema": {"type": "string", "examples": ["wait=5"]},
+    "description": "wait=N (seconds, at most 10): answer once the transfer has finished.",
 }
 
 
@@ -40,6 +49,7 @@ class Operation:
     same_shape: tuple[int, ...] = ()  # other statuses answered in the success shape
     parameters: tuple[dict[str, Any], ...] = ()
     enveloped: bool = True
+    media_type: str = "application/json"  # of the success answer; others have no schema
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -52,8 +62,46 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         same_shape=(503,),
         enveloped=False,
     ),
+    ("GET", "/health/live"): Operation(
+        "Liveness: the process answers", "Operations", (200, None), enveloped=False
+    ),
+    ("GET", "/health/ready"): Operation(
+        "Readiness: 200 only when the event store (and Redis, if configured) answer",
+        "Operations",
+        (200, None),
+        same_shape=(503,),
+        enveloped=False,
+    ),
+    ("GET", "/metrics"): Operation(
+        "Prometheus metrics (text format)",
+        "Operations",
+        (200, None),
+        enveloped=False,
+        media_type="text/plain",
+    ),
     ("GET", "/api-docs.json"): Operation(
         "This OpenAPI 3.1 document", "Operations", (200, None), enveloped=False
+    ),
+    ("GET", "/api-docs"): Operation(
+        "Interactive API reference (HTML)",
+        "Operations",
+        (200, None),
+        enveloped=False,
+        media_type="text/html",
+    ),
+    ("GET", "/docs"): Operation(
+        "Interactive API reference (HTML), as at /api-docs",
+        "Operations",
+        (200, None),
+        enveloped=False,
+        media_type="text/html",
+    ),
+    ("GET", "/api-docs/assets/standalone.js"): Operation(
+        "Script of the API reference page (Scalar, vendored)",
+        "Operations",
+        (200, None),
+        enveloped=False,
+        media_type="text/javascript",
     ),
     ("POST", "/auth/register"): Operation(
         "Register a user, open their INR wallet and handle",
@@ -68,6 +116,23 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         (200, out.AuthOut),
         body=inp.LoginSchema,
         errors=(400, 401, 403, 413, 415),
+    ),
+    ("POST", "/auth/refresh"): Operation(
+        "Spend a refresh token for a new pair; reusing a spent one revokes its family",
+        "Auth",
+        (200, out.TokensData),
+        body=inp.RefreshSchema,
+        errors=(400, 401, 403, 413, 415),
+    ),
+    ("POST", "/auth/logout"): Operation(
+        "Revoke the refresh token's family",
+        "Auth",
+        (200, out.MessageOut),
+        body=inp.RefreshSchema,
+        errors=(400, 401, 413, 415),
+    ),
+    ("GET", "/auth/me"): Operation(
+        "The signed-in user", "Auth", (200, out.UserData), auth=True, errors=(401,)
     ),
     ("GET", "/wallets/me"): Operation(
         "Your wallet", "Wallets", (200, out.WalletData), auth=True, errors=(401,)
@@ -88,7 +153,50 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         body=inp.TransferSchema,
         auth=True,
         errors=(400, 401, 404, 409, 413, 415),
-        parameters=(IDEMPOTENCY_HEADER,),
+        parameters=(IDEMPOTENCY_HEADER, PREFER_HEADER),
+    ),
+    ("GET", "/transactions"): Operation(
+        "Your transactions, newest first, with filters and pagination",
+        "Transactions",
+        (200, out.TransactionListOut),
+        auth=True,
+        errors=(400, 401),
+        parameters=({"in": "query", "schema": inp.TransactionQuerySchema},),
+    ),
+    ("GET", "/wallets/me/history"): Operation(
+        "Your wallet's movements, newest first",
+        "Wallets",
+        (200, out.HistoryOut),
+        auth=True,
+        errors=(400, 401),
+        parameters=({"in": "query", "schema": inp.HistoryQuerySchema},),
+    ),
+    ("GET", "/wallets/{id}/balance"): Operation(
+        "The balance of one of your wallets",
+        "Wallets",
+        (200, out.BalanceOut),
+        auth=True,
+        errors=(401, 403, 404),
+        parameters=({"in": "path", "name": "id", "required": True, "schema": {"type": "string"}},),
+    ),
+    ("GET", "/ledger/simulation"): Operation(
+        "Credit-failure injection settings (not in production mode)",
+        "Fault injection",
+        (200, out.SimulationOut),
+        errors=(404,),
+    ),
+    ("POST", "/ledger/simulation"): Operation(
+        "Make the saga's credit step fail at a rate or for given transfers",
+        "Fault injection",
+        (200, out.SimulationOut),
+        body=inp.SimulationSchema,
+        errors=(400, 404, 413, 415),
+    ),
+    ("POST", "/ledger/simulation/reset"): Operation(
+        "Switch failure injection off",
+        "Fault injection",
+        (200, out.SimulationOut),
+        errors=(404,),
     ),
     ("GET", "/transactions/{id}"): Operation(
         "One of your transactions",
@@ -121,7 +229,8 @@ def build_spec(app: web.Application) -> dict[str, Any]:
         plugins=[marshmallow],
         info={"description": "Event-sourced UPI-like wallets and transfers."},
     )
-    marshmallow.map_to_openapi_type(inp.Amount, "number", None)
+    marshmallow.map_to_openapi_type(inp.Amount, "number", None)  # type: ignore[no-untyped-call]
+    marshmallow.map_to_openapi_type(inp.QueryAmount, "string", None)  # type: ignore[no-untyped-call]
     spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
@@ -129,14 +238,17 @@ def build_spec(app: web.Application) -> dict[str, Any]:
     for method, path in routes_of(app):
         operation = OPERATIONS.get((method, path))
         if operation is not None:
-            spec.path(path=path, operations={method.lower(): _describe(operation)})
+            described = _describe(operation, limited=not is_exempt(path))
+            spec.path(path=path, operations={method.lower(): described})
     return spec.to_dict()
 
 
-def _describe(operation: Operation) -> dict[str, Any]:
+def _describe(operation: Operation, limited: bool) -> dict[str, Any]:
     status, data = operation.ok
     schema = out.envelope(data) if operation.enveloped and data else data
-    content = {"application/json": {"schema": schema}} if schema else {}
+    content = {operation.media_type: {"schema": schema}} if schema else {}
+    if not schema and operation.media_type != "application/json":
+        content = {operation.media_type: {}}
     described: dict[str, Any] = {
         "summary": operation.summary,
         "tags": [operation.tag],
@@ -145,7 +257,9 @@ def _describe(operation: Operation) -> dict[str, Any]:
     }
     for other in operation.same_shape:
         described["responses"][str(other)] = {"description": "Unavailable", "content": content}
-    for error_status in operation.errors:
+    uses_store = operation.auth or operation.body is not None
+    extra = [*([429] if limited else []), *([503] if uses_store else [])]  # 503: store down
+    for error_status in (*operation.errors, *extra):
         described["responses"][str(error_status)] = {
             "description": "Error",
             "content": {"application/json": {"schema": "ErrorEnvelope"}},

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from infrastructure.redis_ratelimit import answers
 from interfaces.http import render
 from interfaces.http.context import blocking, caller, container
 from interfaces.http.errors import ApiError, ErrorCode
@@ -23,12 +24,7 @@ async def root(request: web.Request) -> web.Response:
 
 @routes.get("/health")
 async def health(request: web.Request) -> web.Response:
-    recorder = container(request).ledger.wallets.recorder
-    try:
-        await blocking(request, recorder.max_notification_id)
-        store = "up"
-    except Exception:
-        store = "down"
+    store = await _store_state(request)
     healthy = store == "up"
     body = {
         "status": "healthy" if healthy else "unhealthy",
@@ -38,6 +34,33 @@ async def health(request: web.Request) -> web.Response:
     }
     # Plain, as API.md shows it and as monitors expect: no success envelope.
     return web.json_response(body, status=200 if healthy else 503)
+
+
+@routes.get("/health/live")
+async def live(request: web.Request) -> web.Response:
+    """The process answers; its stores are /health/ready's business."""
+    return web.json_response({"status": "alive"})
+
+
+@routes.get("/health/ready")
+async def ready(request: web.Request) -> web.Response:
+    """200 only when the event store, and Redis where configured, answer; else 503."""
+    services = {"eventStore": await _store_state(request)}
+    redis = container(request).redis
+    if redis is not None:
+        services["redis"] = "up" if await answers(redis) else "down"
+    is_ready = all(state == "up" for state in services.values())
+    body = {"status": "ready" if is_ready else "not ready", "services": services}
+    return web.json_response(body, status=200 if is_ready else 503)
+
+
+async def _store_state(request: web.Request) -> str:
+    recorder = container(request).ledger.wallets.recorder
+    try:
+        await blocking(request, recorder.max_notification_id)
+    except Exception:
+        return "down"
+    return "up"
 
 
 @routes.get("/wallets/me")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
+from uuid import UUID
 
 from domain.money import Money
-from domain.transfer import Transfer
+from domain.transfer import TransferStatus
 from domain.user import User
 from domain.wallet import Wallet
 from infrastructure.tokens import TokenPair
-from interfaces.ids import TRANSACTION, USER, WALLET, public_id
+from interfaces.ids import DEPOSIT, TRANSACTION, USER, WALLET, public_id
+from projections.queries import Movement
 
 
 def amount(money: Money) -> Decimal:
@@ -50,7 +52,32 @@ def wallet(w: Wallet) -> dict[str, Any]:
     }
 
 
-def transfer(t: Transfer) -> dict[str, Any]:
+class TransferLike(Protocol):
+    """A transfer as an aggregate or as a read-model row: what rendering needs."""
+
+    @property
+    def id(self) -> UUID: ...
+    @property
+    def sender_id(self) -> UUID: ...
+    @property
+    def receiver_id(self) -> UUID: ...
+    @property
+    def amount(self) -> Money: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def status(self) -> TransferStatus: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def failure_reason(self) -> str | None: ...
+    @property
+    def created_on(self) -> datetime: ...
+    @property
+    def completed_at(self) -> datetime | None: ...
+
+
+def transfer(t: TransferLike) -> dict[str, Any]:
     return {
         "transactionId": public_id(TRANSACTION, t.id),
         "senderId": public_id(USER, t.sender_id),
@@ -62,4 +89,21 @@ def transfer(t: Transfer) -> dict[str, Any]:
         "failureReason": t.failure_reason,
         "initiatedAt": timestamp(t.created_on),
         "completedAt": timestamp(t.completed_at),
+    }
+
+
+def movement(m: Movement) -> dict[str, Any]:
+    return {
+        "type": m.kind,
+        "amount": amount(m.amount),
+        "balanceAfter": amount(m.balance_after),
+        "operationId": public_id(
+            DEPOSIT if m.kind.startswith("DEPOSIT") else TRANSACTION, m.operation_id
+        ),
+        "counterpartyWalletId": (
+            None
+            if m.counterparty_wallet_id is None
+            else public_id(WALLET, m.counterparty_wallet_id)
+        ),
+        "createdAt": timestamp(m.occurred_at),
     }

@@ -38,6 +38,18 @@ class AuthOut(Schema):
     tokens = fields.Nested(TokensOut, required=True)
 
 
+class TokensData(Schema):
+    tokens = fields.Nested(TokensOut, required=True)
+
+
+class UserData(Schema):
+    user = fields.Nested(UserOut, required=True)
+
+
+class MessageOut(Schema):
+    message = fields.Str(required=True)
+
+
 class WalletOut(Schema):
     walletId = fields.Str(required=True)
     userId = fields.Str(required=True)
@@ -116,3 +128,53 @@ def envelope(data: type[Schema]) -> type[Schema]:
             "data": fields.Nested(data, required=True),
         },
     )
+
+
+class PaginationOut(Schema):
+    total = fields.Int(required=True)
+    limit = fields.Int(required=True)
+    offset = fields.Int(required=True)
+    hasMore = fields.Bool(required=True)
+    nextCursor = fields.Str(required=True, allow_none=True)
+
+
+class TransactionListOut(Schema):
+    transactions = fields.List(fields.Nested(TransactionOut), required=True)
+    pagination = fields.Nested(PaginationOut, required=True)
+
+
+class MovementOut(Schema):
+    type = fields.Str(
+        required=True,
+        validate=validate.OneOf(["DEPOSIT", "DEPOSIT_FUNDING", "DEBIT", "CREDIT", "REFUND"]),
+    )
+    amount = Amount(required=True)
+    balanceAfter = Amount(required=True)
+    operationId = fields.Str(required=True)
+    counterpartyWalletId = fields.Str(required=True, allow_none=True)
+    createdAt = fields.DateTime(required=True)
+
+
+class HistoryPaginationOut(Schema):
+    limit = fields.Int(required=True)
+    hasMore = fields.Bool(required=True)
+
+
+class HistoryOut(Schema):
+    walletId = fields.Str(required=True)
+    history = fields.List(fields.Nested(MovementOut), required=True)
+    pagination = fields.Nested(HistoryPaginationOut, required=True)
+
+
+class BalanceOut(Schema):
+    walletId = fields.Str(required=True)
+    balance = Amount(required=True)
+    currency = fields.Str(required=True)
+    updatedAt = fields.DateTime(required=True)
+
+
+class SimulationOut(Schema):
+    enabled = fields.Bool(required=True)
+    failureRate = fields.Decimal(as_string=False, required=True)
+    failureType = fields.Str(required=True, validate=validate.OneOf(["ERROR", "TIMEOUT"]))
+    failTransactionIds = fields.List(fields.Str(), required=True)

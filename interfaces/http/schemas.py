@@ -40,7 +40,13 @@ class Amount(fields.Field[Decimal]):
 
 
 class RegisterSchema(Schema):
-    name = fields.Str(required=True, validate=validate.Length(min=2, max=100))
+    name = fields.Str(
+        required=True,
+        validate=[
+            validate.Length(min=2, max=100),
+            validate.Regexp(r"\s*\S.*\S", error="must have at least 2 characters besides spaces"),
+        ],
+    )
     email = fields.Email(required=True, validate=validate.Length(max=254))
     password = fields.Str(
         required=True,
@@ -62,6 +68,12 @@ class RegisterSchema(Schema):
 class LoginSchema(Schema):
     email = fields.Str(required=True, validate=validate.Length(min=1, max=254))
     password = fields.Str(required=True, validate=validate.Length(min=1, max=128))
+
+
+class RefreshSchema(Schema):
+    refresh_token = fields.Str(
+        data_key="refreshToken", required=True, validate=validate.Length(min=1, max=4096)
+    )
 
 
 class DepositSchema(Schema):
@@ -111,3 +123,56 @@ def _code_for(details: dict[str, list[str]]) -> ErrorCode:
     if all(msgs == [MISSING] for msgs in details.values()):
         return ErrorCode.MISSING_REQUIRED_FIELD
     return ErrorCode.VALIDATION_ERROR
+
+
+class QueryAmount(fields.Field[Decimal]):
+    """An amount in a query string: decimal text with at most two decimals."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        try:
+            return Money.parse(str(value)).to_decimal()
+        except InvalidAmount:
+            raise ValidationError("must be an amount like 250 or 99.50") from None
+
+
+class TransactionQuerySchema(Schema):
+    status = fields.Str(
+        validate=validate.OneOf(
+            ["INITIATED", "DEBITED", "CREDITED", "COMPLETED", "REFUNDING", "FAILED"]
+        )
+    )
+    limit = fields.Int(load_default=20, validate=validate.Range(min=1, max=100))
+    offset = fields.Int(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+    cursor = fields.Str(validate=validate.Length(min=1, max=200))
+    since = fields.AwareDateTime(data_key="from")
+    until = fields.AwareDateTime(data_key="to")
+    min_amount = QueryAmount(data_key="minAmount")
+    max_amount = QueryAmount(data_key="maxAmount")
+    counterparty = fields.Str(validate=validate.Length(min=1, max=80))
+
+
+class HistoryQuerySchema(Schema):
+    limit = fields.Int(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class FailureRate(fields.Field[Decimal]):
+    """A probability as an exact JSON number from 0 to 1 (at most 4 decimals)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            raise ValidationError("must be a JSON number from 0 to 1")
+        rate = Decimal(value)
+        if not rate.is_finite() or not 0 <= rate <= 1 or rate != rate.quantize(Decimal("0.0001")):
+            raise ValidationError("must be a number from 0 to 1 with at most 4 decimals")
+        return rate
+
+
+class SimulationSchema(Schema):
+    enabled = fields.Bool(truthy={True}, falsy={False})  # JSON booleans only
+    failure_rate = FailureRate(data_key="failureRate")
+    failure_type = fields.Str(data_key="failureType", validate=validate.OneOf(["ERROR", "TIMEOUT"]))
+    fail_transaction_ids = fields.List(
+        fields.Str(validate=validate.Length(max=80)),
+        data_key="failTransactionIds",
+        validate=validate.Length(max=1000),
+    )

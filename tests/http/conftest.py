@@ -18,9 +18,18 @@ from tests.http.support import Account, Api
 AiohttpClient = Callable[[web.Application], Awaitable[TestClient]]
 
 
+# Tests register, log in and send far more often than the real limits allow;
+# tests/http/test_rate_limits.py sets small limits of its own.
+UNLIMITED = {
+    "PAYFLOW_RATE_GLOBAL": "1000000/900",
+    "PAYFLOW_RATE_AUTH": "1000000/900",
+    "PAYFLOW_RATE_TRANSFERS": "1000000/60",
+}
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return make_settings("memory", tmp_path)
+    return make_settings("memory", tmp_path, **UNLIMITED)
 
 
 @pytest.fixture

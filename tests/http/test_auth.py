@@ -208,3 +208,8 @@ async def test_login_to_a_disabled_account_is_forbidden(client: TestClient, asha
     response = await client.post("/auth/login", json={"email": asha.email, "password": PASSWORD})
 
     await failure(response, 403, 1005)
+
+
+async def test_refuses_a_name_of_only_spaces(client: TestClient) -> None:
+    body = {"name": "    ", "email": "blank@example.com", "password": "Passw0rd1"}
+    await failure(await client.post("/auth/register", json=body), 400, 2001, "name")

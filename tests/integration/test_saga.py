@@ -10,7 +10,13 @@ from eventsourcing.persistence import IntegrityError
 from application.policy import CreditFaults, Limits
 from application.saga import Ledger
 from application.service import PayFlow
-from domain.errors import CurrencyMismatch, IdempotencyConflict, LimitExceeded, SelfTransfer
+from domain.errors import (
+    CurrencyMismatch,
+    DailyLimitExceeded,
+    IdempotencyConflict,
+    LimitExceeded,
+    SelfTransfer,
+)
 from domain.money import Money
 from domain.transfer import Transfer, TransferStatus
 from domain.wallet import Wallet
@@ -236,3 +242,28 @@ def test_a_refused_deposit_opens_and_writes_nothing(ledger: Ledger) -> None:
         payflow.deposit(asha, rupees("100000.01"))
 
     assert ledger.wallets.recorder.max_notification_id() == wallets_log
+
+
+def test_the_wallet_fails_a_transfer_past_its_daily_limit_even_if_the_check_raced(
+    ledger_factory: LedgerFactory,
+) -> None:
+    ledger = ledger_factory(limits=Limits(daily_count=2))
+    payflow = payflow_on(ledger)
+    asha, ravi = open_two_users(payflow)
+    payflow.deposit(asha, rupees("100"))
+    # Three requests pass the quick check before the saga has debited any of them.
+    sent = [payflow.send(asha, rupees("1"), receiver_id=ravi) for _ in range(3)]
+
+    ledger.drain()
+
+    outcomes = [ledger.transfers.get_transfer(s.transfer.id) for s in sent]
+    assert [t.status for t in outcomes] == [
+        TransferStatus.COMPLETED,
+        TransferStatus.COMPLETED,
+        TransferStatus.FAILED,
+    ]
+    assert (outcomes[2].failure_reason or "").startswith("Daily limit exceeded")
+    with pytest.raises(DailyLimitExceeded):  # now the quick check knows
+        payflow.send(asha, rupees("1"), receiver_id=ravi)
+    assert balance(payflow, ravi) == rupees("2")
+    assert checked_audit(ledger).violations == []

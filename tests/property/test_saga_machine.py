@@ -129,7 +129,7 @@ class SagaMachine(RuleBasedStateMachine):
         wallet = self.payflow.wallet_of(self.users[user])
         if wallet.is_active and wallet.balance_minor < amount:
             try:
-                wallet.debit(UUID(int=0), Money(amount), UUID(int=1))
+                wallet.debit(UUID(int=0), Money(amount), UUID(int=1), day="2026-11-27")
             except InsufficientFunds:
                 return
             raise AssertionError("a user wallet was allowed below zero")

@@ -23,6 +23,7 @@ from domain.wallet import Wallet, WalletKind
 
 OWNER = uuid5(NAMESPACE_URL, "https://payflow.test/users/asha")
 RECEIVER_WALLET = uuid5(NAMESPACE_URL, "https://payflow.test/wallets/ravi")
+DAY = "2026-11-27"
 
 
 def rupees(text: str, currency: str = "INR") -> Money:
@@ -173,7 +174,7 @@ def test_a_wallet_without_a_cap_takes_any_deposit() -> None:
 def test_debit_lowers_the_balance_and_names_the_receiver() -> None:
     wallet = open_wallet(balance="100")
     transfer_id = uuid4()
-    wallet.debit(transfer_id, rupees("40.50"), RECEIVER_WALLET)
+    wallet.debit(transfer_id, rupees("40.50"), RECEIVER_WALLET, DAY)
     assert wallet.balance == rupees("59.50")
     event = only_event(wallet)
     assert isinstance(event, Wallet.Debited)
@@ -184,7 +185,7 @@ def test_debit_lowers_the_balance_and_names_the_receiver() -> None:
 
 def test_a_user_wallet_may_be_debited_down_to_exactly_zero() -> None:
     wallet = open_wallet(balance="100")
-    wallet.debit(uuid4(), rupees("100"), RECEIVER_WALLET)
+    wallet.debit(uuid4(), rupees("100"), RECEIVER_WALLET, DAY)
     assert wallet.balance_minor == 0
 
 
@@ -192,7 +193,7 @@ def test_refuses_debit_that_would_take_a_user_wallet_below_zero() -> None:
     wallet = open_wallet(balance="100")
     assert_refused(
         wallet,
-        lambda: wallet.debit(uuid4(), rupees("100.01"), RECEIVER_WALLET),
+        lambda: wallet.debit(uuid4(), rupees("100.01"), RECEIVER_WALLET, DAY),
         InsufficientFunds,
     )
 
@@ -200,14 +201,16 @@ def test_refuses_debit_that_would_take_a_user_wallet_below_zero() -> None:
 def test_refuses_debit_of_an_empty_user_wallet() -> None:
     wallet = open_wallet()
     assert_refused(
-        wallet, lambda: wallet.debit(uuid4(), rupees("0.01"), RECEIVER_WALLET), InsufficientFunds
+        wallet,
+        lambda: wallet.debit(uuid4(), rupees("0.01"), RECEIVER_WALLET, DAY),
+        InsufficientFunds,
     )
 
 
 def test_the_settlement_account_may_be_debited_below_zero() -> None:
     settlement = Wallet.open_settlement("INR")
     settlement.collect_events()
-    settlement.debit(uuid4(), rupees("75"), RECEIVER_WALLET)
+    settlement.debit(uuid4(), rupees("75"), RECEIVER_WALLET, DAY)
     assert settlement.balance == Money(-7500)
     assert isinstance(only_event(settlement), Wallet.Debited)
 
@@ -242,9 +245,9 @@ def test_refuses_credit_that_would_take_the_balance_over_the_cap() -> None:
 def test_reverse_debit_gives_the_amount_back() -> None:
     wallet = open_wallet(balance="100")
     transfer_id = uuid4()
-    wallet.debit(transfer_id, rupees("30"), RECEIVER_WALLET)
+    wallet.debit(transfer_id, rupees("30"), RECEIVER_WALLET, DAY)
     wallet.collect_events()
-    wallet.reverse_debit(transfer_id, rupees("30"))
+    wallet.reverse_debit(transfer_id, rupees("30"), DAY)
     assert wallet.balance == rupees("100")
     event = only_event(wallet)
     assert isinstance(event, Wallet.DebitReversed)
@@ -255,10 +258,10 @@ def test_reverse_debit_gives_the_amount_back() -> None:
 def test_reverse_debit_is_allowed_on_a_frozen_wallet() -> None:
     wallet = open_wallet(balance="100")
     transfer_id = uuid4()
-    wallet.debit(transfer_id, rupees("30"), RECEIVER_WALLET)
+    wallet.debit(transfer_id, rupees("30"), RECEIVER_WALLET, DAY)
     wallet.freeze("fraud review")
     wallet.collect_events()
-    wallet.reverse_debit(transfer_id, rupees("30"))
+    wallet.reverse_debit(transfer_id, rupees("30"), DAY)
     assert wallet.balance == rupees("100")
     assert isinstance(only_event(wallet), Wallet.DebitReversed)
 
@@ -266,10 +269,10 @@ def test_reverse_debit_is_allowed_on_a_frozen_wallet() -> None:
 def test_reverse_debit_is_allowed_on_a_closed_wallet() -> None:
     wallet = open_wallet(balance="30")
     transfer_id = uuid4()
-    wallet.debit(transfer_id, rupees("30"), RECEIVER_WALLET)
+    wallet.debit(transfer_id, rupees("30"), RECEIVER_WALLET, DAY)
     wallet.close()
     wallet.collect_events()
-    wallet.reverse_debit(transfer_id, rupees("30"))
+    wallet.reverse_debit(transfer_id, rupees("30"), DAY)
     assert wallet.is_closed
     assert wallet.balance == rupees("30")
     assert isinstance(only_event(wallet), Wallet.DebitReversed)
@@ -278,10 +281,10 @@ def test_reverse_debit_is_allowed_on_a_closed_wallet() -> None:
 def test_reverse_debit_is_allowed_over_the_cap() -> None:
     wallet = open_wallet(cap="100", balance="100")
     transfer_id = uuid4()
-    wallet.debit(transfer_id, rupees("60"), RECEIVER_WALLET)
+    wallet.debit(transfer_id, rupees("60"), RECEIVER_WALLET, DAY)
     wallet.deposit(uuid4(), rupees("60"))  # back at the cap while the transfer is in flight
     wallet.collect_events()
-    wallet.reverse_debit(transfer_id, rupees("60"))
+    wallet.reverse_debit(transfer_id, rupees("60"), DAY)
     assert wallet.balance == rupees("160")
 
 
@@ -324,7 +327,7 @@ def test_freeze_and_unfreeze_toggle_whether_the_wallet_is_active() -> None:
     assert not wallet.is_frozen
     assert wallet.is_active
     assert [type(e).__name__ for e in wallet.collect_events()] == ["Frozen", "Unfrozen"]
-    wallet.debit(uuid4(), rupees("10"), RECEIVER_WALLET)
+    wallet.debit(uuid4(), rupees("10"), RECEIVER_WALLET, DAY)
     assert wallet.balance_minor == 0
 
 
@@ -384,9 +387,9 @@ def movement(wallet: Wallet, command: str, amount: Money) -> Callable[[], None]:
     moves: dict[str, Callable[[], None]] = {
         "deposit": lambda: wallet.deposit(uuid4(), amount),
         "fund_deposit": lambda: wallet.fund_deposit(uuid4(), amount),
-        "debit": lambda: wallet.debit(uuid4(), amount, RECEIVER_WALLET),
+        "debit": lambda: wallet.debit(uuid4(), amount, RECEIVER_WALLET, DAY),
         "credit": lambda: wallet.credit(uuid4(), amount, uuid4()),
-        "reverse_debit": lambda: wallet.reverse_debit(uuid4(), amount),
+        "reverse_debit": lambda: wallet.reverse_debit(uuid4(), amount, DAY),
     }
     return moves[command]
 
@@ -411,9 +414,9 @@ def test_replaying_the_events_rebuilds_the_same_wallet() -> None:
     wallet = Wallet.open_user_wallet(OWNER, "INR", "asha.k@payflow", rupees("1000"))
     sent = uuid4()
     wallet.deposit(uuid4(), rupees("300"))
-    wallet.debit(sent, rupees("120.50"), RECEIVER_WALLET)
+    wallet.debit(sent, rupees("120.50"), RECEIVER_WALLET, DAY)
     wallet.credit(uuid4(), rupees("20"), uuid4())
-    wallet.reverse_debit(sent, rupees("120.50"))
+    wallet.reverse_debit(sent, rupees("120.50"), DAY)
     wallet.decline_debit(uuid4(), "Insufficient balance")
     wallet.freeze("review")
     copy: Wallet | None = None

@@ -168,3 +168,24 @@ def test_moves_money_over_http_and_keeps_it_across_a_restart(tmp_path: Path) -> 
         assert balance(server, asha_token) == Decimal("750.25")
         assert balance(server, ravi_token) == Decimal("250.25")
         assert server.stop(signal.SIGINT) == 0  # Ctrl-C stops it cleanly too
+
+
+@pytest.mark.parametrize("secret", [None, "payflow-development-secret-change-me", "short"])
+def test_refuses_to_start_in_production_without_a_real_jwt_secret(
+    tmp_path: Path, secret: str | None
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "JWT_SECRET"}
+    env |= {"PAYFLOW_ENV": "production", "PAYFLOW_DATA_DIR": str(tmp_path), "PORT": "0"}
+    if secret is not None:
+        env["JWT_SECRET"] = secret
+    finished = subprocess.run(
+        [str(ROOT / "scripts" / "run")],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert finished.returncode == 2
+    assert b"JWT_SECRET" in finished.stderr
+    assert not (tmp_path / "wallets.sqlite").exists()  # refused before touching the store

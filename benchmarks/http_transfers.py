@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+LOAD_TEST_TOKEN = "benchmark-bypasses-rate-limits"
 
 
 class Client:
@@ -33,7 +34,7 @@ class Client:
         self.token = ""
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", "X-Load-Test-Token": LOAD_TEST_TOKEN}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         payload = None if body is None else json.dumps(body)
@@ -93,6 +94,9 @@ def main() -> None:
             "PORT": str(port),
             "PAYFLOW_DATA_DIR": data_dir,
             "PAYFLOW_MAX_DEPOSIT": "1000000",
+            "PAYFLOW_DAILY_MAX_COUNT": "1000000",
+            "PAYFLOW_DAILY_MAX_AMOUNT": "1000000",
+            "LOAD_TEST_SECRET": LOAD_TEST_TOKEN,
         }
         server = subprocess.Popen(
             [str(ROOT / "scripts" / "run")],

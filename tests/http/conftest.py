@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 from infrastructure.settings import Settings
 from interfaces.bootstrap import bootstrap
 from interfaces.http.app import create_app
+from interfaces.http.keys import CONTAINER
 from tests.conftest import make_settings
 from tests.http.support import Account, Api
 
@@ -50,3 +51,14 @@ async def asha(api: Api) -> Account:
 @pytest.fixture
 async def ravi(api: Api) -> Account:
     return await api.register("Ravi Shah", "ravi@example.com")
+
+
+@pytest.fixture
+def store_down(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The event store stops answering (the probe the health checks use fails)."""
+
+    def unreachable() -> int:
+        raise OSError("store unreachable")
+
+    recorder = client.app[CONTAINER].ledger.wallets.recorder
+    monkeypatch.setattr(recorder, "max_notification_id", unreachable)

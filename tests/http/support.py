@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -11,6 +12,10 @@ from typing import Any
 
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
+
+from infrastructure.settings import Settings
+from infrastructure.tokens import TokenService
+from interfaces.ids import USER, parse_id
 
 CORRELATION = "X-Correlation-Id"
 IDEMPOTENCY = "X-Idempotency-Key"
@@ -151,3 +156,15 @@ class Api:
                 return transaction
             assert loop.time() < deadline, f"still {transaction['status']} after {timeout}s"
             await asyncio.sleep(0.02)
+
+
+def expired_access_token(settings: Settings, account: Account) -> str:
+    """An access token for ``account``, signed correctly but an hour past its expiry."""
+    an_hour_ago = time.time() - 3600
+    past = TokenService(
+        settings.jwt_secret,
+        settings.access_token_ttl,
+        settings.refresh_token_ttl,
+        clock=lambda: an_hour_ago,
+    )
+    return past.issue_pair(parse_id(USER, account.user_id)).access_token

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from tests.http.support import (
     Account,
     Api,
     bearer,
+    expired_access_token,
     failure,
     success,
 )
@@ -187,14 +187,7 @@ async def test_protected_route_refuses_a_token_signed_with_another_secret(
 async def test_protected_route_refuses_an_expired_access_token(
     client: TestClient, asha: Account, settings: Settings
 ) -> None:
-    an_hour_ago = time.time() - 3600
-    past = TokenService(
-        settings.jwt_secret,
-        settings.access_token_ttl,
-        settings.refresh_token_ttl,
-        clock=lambda: an_hour_ago,
-    )
-    expired = past.issue_pair(parse_id(USER, asha.user_id)).access_token
+    expired = expired_access_token(settings, asha)
 
     await failure(await client.get("/wallets/me", headers=bearer(expired)), 401, 1003)
 

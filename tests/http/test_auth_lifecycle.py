@@ -22,6 +22,7 @@ from tests.http.support import (
     Account,
     Api,
     bearer,
+    expired_access_token,
     failure,
     success,
 )
@@ -250,14 +251,7 @@ async def test_me_without_a_valid_access_token_is_unauthorized(
 async def test_me_with_an_expired_access_token_is_token_expired(
     client: TestClient, asha: Account, settings: Settings
 ) -> None:
-    an_hour_ago = time.time() - 3600
-    past = TokenService(
-        settings.jwt_secret,
-        settings.access_token_ttl,
-        settings.refresh_token_ttl,
-        clock=lambda: an_hour_ago,
-    )
-    expired = past.issue_pair(parse_id(USER, asha.user_id)).access_token
+    expired = expired_access_token(settings, asha)
 
     await failure(await client.get("/auth/me", headers=bearer(expired)), 401, 1003)
 

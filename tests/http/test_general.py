@@ -130,15 +130,8 @@ async def test_health_reports_healthy_with_its_services(client: TestClient) -> N
 
 
 async def test_health_is_503_when_the_event_store_does_not_answer(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, store_down: None
 ) -> None:
-    from interfaces.http.keys import CONTAINER
-
-    def unreachable() -> int:
-        raise OSError("store unreachable")
-
-    recorder = client.app[CONTAINER].ledger.wallets.recorder
-    monkeypatch.setattr(recorder, "max_notification_id", unreachable)
     response = await client.get("/health")
 
     assert response.status == 503

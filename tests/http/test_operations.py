@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from interfaces.bootstrap import bootstrap
 from interfaces.http.app import create_app
-from interfaces.http.keys import CONTAINER
 from interfaces.http.metrics import METRICS, HttpMetrics, metrics_middleware
 from interfaces.http.metrics import routes as metrics_routes
 from tests.conftest import REDIS_URL, closed_port_url, make_settings, require_redis
@@ -149,13 +147,8 @@ async def test_ready_when_the_event_store_answers(client: TestClient) -> None:
 
 
 async def test_not_ready_when_the_event_store_does_not_answer(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, store_down: None
 ) -> None:
-    def unreachable() -> int:
-        raise OSError("store unreachable")
-
-    recorder = client.app[CONTAINER].ledger.wallets.recorder
-    monkeypatch.setattr(recorder, "max_notification_id", unreachable)
     response = await client.get("/health/ready")
 
     assert response.status == 503

@@ -9,7 +9,7 @@ each transfer's steps against its final status. See DESIGN.md, "Invariants".
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -33,6 +33,7 @@ class AuditReport:
     steps: dict[UUID, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     refunded: set[UUID] = field(default_factory=set)
     deposits_open: Counter[UUID] = field(default_factory=Counter)
+    kinds: dict[UUID, WalletKind] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
     events_replayed: int = 0
 
@@ -40,12 +41,18 @@ class AuditReport:
     def ok(self) -> bool:
         return not self.violations
 
+    @property
+    def user_total(self) -> int:
+        """Money held by user wallets (the rest of the balances is the settlement side)."""
+        return sum(b for w, b in self.balances.items() if self.kinds[w] is WalletKind.USER)
 
-def events_of(app: Application[UUID]) -> Iterator[tuple[int, Any]]:
-    """Every domain event of an application, with its notification id, in log order."""
+
+def events_of(app: Application[UUID], stop: int | None = None) -> Iterator[tuple[int, Any]]:
+    """The domain events of an application, with their positions, in log order, up to
+    and including position ``stop`` (to the end when None)."""
     start = 1
     while True:
-        page = app.recorder.select_notifications(start=start, limit=PAGE)
+        page = app.recorder.select_notifications(start=start, limit=PAGE, stop=stop)
         for notification in page:
             yield notification.id, app.mapper.to_domain_event(notification)
         if len(page) < PAGE:
@@ -53,15 +60,29 @@ def events_of(app: Application[UUID]) -> Iterator[tuple[int, Any]]:
         start = page[-1].id + 1
 
 
-def audit(wallets: Application[UUID], transfers: Application[UUID], settled: bool) -> AuditReport:
-    """Replay both logs; with ``settled``, every transfer must also have finished."""
+Progress = Callable[[int], None]
+
+
+def audit(
+    wallets: Application[UUID],
+    transfers: Application[UUID],
+    settled: bool,
+    upto: Mapping[str, int] | None = None,
+    progress: Progress | None = None,
+) -> AuditReport:
+    """Replay both logs (each up to its position in ``upto``, if given); with
+    ``settled``, every transfer must also have finished. ``progress`` is told how
+    many events each page replayed."""
     report = AuditReport()
-    kinds: dict[UUID, WalletKind] = {}
-    for position, event in events_of(wallets):
+    kinds = report.kinds
+    limits = upto or {}
+    for position, event in events_of(wallets, limits.get(wallets.name)):
         report.events_replayed += 1
+        _tick(progress, report)
         _apply_wallet_event(report, kinds, position, event)
-    for _, event in events_of(transfers):
+    for _, event in events_of(transfers, limits.get(transfers.name)):
         report.events_replayed += 1
+        _tick(progress, report)
         if isinstance(event, Transfer.Initiated):
             report.statuses[event.originator_id] = TransferStatus.INITIATED
         if isinstance(event, Transfer.RefundRequested):
@@ -74,6 +95,11 @@ def audit(wallets: Application[UUID], transfers: Application[UUID], settled: boo
         if unmatched:
             report.violations.append(f"deposit {deposit_id}: legs differ by {unmatched}")
     return report
+
+
+def _tick(progress: Progress | None, report: AuditReport) -> None:
+    if progress is not None and report.events_replayed % PAGE == 0:
+        progress(PAGE)
 
 
 def compare_balances(report: AuditReport, wallets: Application[UUID]) -> list[str]:

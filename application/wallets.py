@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -103,6 +105,18 @@ class Wallets(LedgerProcess):
             return DepositReceipt(record, replayed=False)
 
         return retry_on_conflict(attempt)
+
+    def balance_at(self, wallet_id: UUID, moment: datetime) -> Money:
+        """The balance as it stood at ``moment``, rebuilt from the wallet's events."""
+        wallet: Wallet | None = None
+        events: Iterable[Any] = self.events.get(wallet_id)
+        for event in events:
+            if event.timestamp > moment:
+                break
+            wallet = event.mutate(wallet)
+        if wallet is None:
+            raise WalletNotFound(f"wallet {wallet_id} did not exist at {moment.isoformat()}")
+        return wallet.balance
 
     def freeze_wallet(self, wallet_id: UUID, reason: str) -> Wallet:
         return self._change(wallet_id, lambda wallet: wallet.freeze(reason))

@@ -1,30 +1,53 @@
-"""The ``payflow`` command."""
+"""The ``payflow`` command: run the service, its workers, and the auditor's tools."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
 
 from aiohttp import web
 
 from infrastructure.logs import configure_logging
 from infrastructure.settings import Settings, SettingsError
-from interfaces.bootstrap import bootstrap
+from interfaces.audit_command import run_audit
+from interfaces.bootstrap import Container, bootstrap
 from interfaces.http.app import create_app
+from interfaces.reports import balance_as_of, export_transfers
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="payflow", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="payflow", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
     up = commands.add_parser(
-        "up",
-        help="run the API and the saga in one process (embedded SQLite by default)",
+        "up", help="run the API, the saga and the projector in one process (SQLite by default)"
     )
     up.add_argument("--host", help="address to listen on (default: HOST or 127.0.0.1)")
     up.add_argument("--port", type=int, help="port to listen on (default: PORT or 3000)")
-    args = parser.parse_args(argv)
+    commands.add_parser("projector", help="keep the read models up to date, until stopped")
+    audit = commands.add_parser(
+        "audit", help="replay the logs, check the invariants, compare with the read models"
+    )
+    audit.add_argument("--json", action="store_true", help="print the report as JSON")
+    balance = commands.add_parser("balance", help="a wallet's balance at an instant")
+    balance.add_argument("wallet", help="a wallet id (wallet_…) or a handle (asha.k@payflow)")
+    balance.add_argument("--as-of", required=True, type=_instant, help="ISO-8601, with a zone")
+    export = commands.add_parser("export", help="export read models for analysts")
+    export.add_argument("what", choices=["transfers"])
+    export.add_argument("--from", dest="since", type=_instant, help="initiated at or after")
+    export.add_argument("--to", dest="until", type=_instant, help="initiated at or before")
+    export.add_argument("--format", choices=["csv"], default="csv")
+    export.add_argument("--output", type=Path, help="a file to write (default: stdout)")
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     try:
         settings = Settings.from_env()
     except SettingsError as error:
@@ -33,7 +56,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level)
     if args.command == "up":
         return _up(settings, args.host or settings.host, args.port or settings.port)
-    return 2
+    container = bootstrap(settings)
+    try:
+        return _run(container, args)
+    finally:
+        container.close()
+
+
+def _run(container: Container, args: argparse.Namespace) -> int:
+    if args.command == "projector":
+        return _projector(container)
+    if args.command == "audit":
+        return run_audit(container, as_json=args.json)
+    if args.command == "balance":
+        return balance_as_of(container, args.wallet, args.as_of)
+    if args.output is None:
+        return export_transfers(container, args.since, args.until, sys.stdout)
+    with args.output.open("w", newline="", encoding="utf-8-sig") as out:
+        return export_transfers(container, args.since, args.until, out)
+
+
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 instant: {text!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give a time zone, e.g. {text}Z or {text}+05:30")
+    return moment
 
 
 def _up(settings: Settings, host: str, port: int) -> int:
@@ -48,6 +98,19 @@ def _up(settings: Settings, host: str, port: int) -> int:
     logging.getLogger(__name__).info("starting", extra={"host": host, "port": port})
     web.run_app(app, host=host, port=port, print=None, handle_signals=True)
     print("PayFlow stopped cleanly.", flush=True)
+    return 0
+
+
+def _projector(container: Container) -> int:
+    """Project until SIGTERM or Ctrl-C, finishing the page in hand."""
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    container.projector.start(container.settings.saga_poll_interval)
+    print("PayFlow projector is running.", flush=True)
+    stopping.wait()
+    container.projector.stop()
+    print("PayFlow projector stopped cleanly.", flush=True)
     return 0
 
 

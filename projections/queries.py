@@ -203,3 +203,18 @@ def wallet_balance(store: ReadStore, wallet_id: UUID) -> WalletBalance | None:
         balance=Money(int(row["balance"]), row["currency"]),
         updated_at=_moment(row["updated_at"]) or datetime.now(UTC),
     )
+
+
+def transfers_between(
+    store: ReadStore, since: datetime | None, until: datetime | None
+) -> list[TransferRow]:
+    """Every transfer initiated in the window, oldest first (for exports)."""
+    rows = store.select(
+        "SELECT * FROM {t}transfers WHERE initiated_at >= :since AND initiated_at <= :until "
+        "ORDER BY initiated_at, transfer_id",
+        {
+            "since": stamp(since) if since else "",
+            "until": stamp(until) if until else "9999",
+        },
+    )
+    return [TransferRow.from_row(row) for row in rows]

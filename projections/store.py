@@ -73,8 +73,19 @@ class Write:
     params: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class ReadSnapshot:
+    """The read models at one instant: how far they got, balances and statuses."""
+
+    positions: dict[str, int]
+    balances: dict[str, int]  # wallet id (hex) -> minor units
+    statuses: dict[str, str]  # transfer id (hex) -> status
+
+
 class ReadStore:
     """Runs read-model statements and records tracking in the same transaction."""
+
+    snapshot_isolation = ""  # a statement that makes a transaction one consistent snapshot
 
     datastore: Any
     table_prefix = ""
@@ -85,6 +96,8 @@ class ReadStore:
         def _insert_tracking(self, c: Any, tracking: Tracking) -> None: ...
 
         def max_tracking_id(self, application_name: str) -> int | None: ...
+
+        def _max_tracking_id(self, application_name: str, c: Any) -> int | None: ...
 
     def statement(self, sql: str) -> str:
         return sql.format(t=self.table_prefix, n=self.index_prefix)
@@ -106,6 +119,18 @@ class ReadStore:
             c.execute(self.statement(sql), dict(params))
             return [dict(row) for row in c.fetchall()]
 
+    def snapshot(self, leader_names: Sequence[str]) -> ReadSnapshot:
+        """Positions and rows read in one consistent snapshot, even while projecting."""
+        with self.datastore.transaction(commit=False) as c:
+            if self.snapshot_isolation:
+                c.execute(self.snapshot_isolation)
+            positions = {name: self._max_tracking_id(name, c) or 0 for name in leader_names}
+            c.execute(self.statement("SELECT wallet_id, balance FROM {t}wallets"))
+            balances = {row["wallet_id"]: int(row["balance"]) for row in c.fetchall()}
+            c.execute(self.statement("SELECT transfer_id, status FROM {t}transfers"))
+            statuses = {row["transfer_id"]: row["status"] for row in c.fetchall()}
+        return ReadSnapshot(positions, balances, statuses)
+
     @contextmanager
     def cursor(self) -> Iterator[Any]:
         with self.datastore.transaction(commit=True) as c:
@@ -119,6 +144,8 @@ class SQLiteReadStore(ReadStore, SQLiteTrackingRecorder):
 
 
 class PostgresReadStore(ReadStore, PostgresTrackingRecorder):
+    snapshot_isolation = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         schema = self.datastore.schema

@@ -20,7 +20,12 @@ from interfaces.http import render
 from interfaces.http.context import blocking, caller, container
 from interfaces.http.errors import ApiError, ErrorCode
 from interfaces.http.jsonio import ok
-from interfaces.http.schemas import HistoryQuerySchema, TransactionQuerySchema, load
+from interfaces.http.schemas import (
+    BalanceQuerySchema,
+    HistoryQuerySchema,
+    TransactionQuerySchema,
+    load,
+)
 from interfaces.ids import USER, WALLET, MalformedId, parse_id, public_id
 from projections import queries
 
@@ -87,6 +92,28 @@ async def my_history(request: web.Request) -> web.Response:
         "pagination": {"limit": query["limit"], "hasMore": has_more},
     }
     return ok(data, headers=headers)
+
+
+@routes.get("/wallets/me/balance")
+async def my_balance(request: web.Request) -> web.Response:
+    """Your balance now, or at ``asOf`` (rebuilt from the wallet's own events)."""
+    user_id = caller(request)
+    query = load(BalanceQuerySchema(), dict(request.query))
+    payflow = container(request).payflow
+    wallet = await blocking(request, payflow.wallet_of, user_id)
+    moment = query.get("as_of")
+    if moment is None:
+        balance, at = wallet.balance, wallet.modified_on
+    else:
+        wallets = container(request).ledger.wallets
+        balance, at = await blocking(request, wallets.balance_at, wallet.id, moment), moment
+    data = {
+        "walletId": public_id(WALLET, wallet.id),
+        "balance": render.amount(balance),
+        "currency": balance.currency,
+        "asOf": render.timestamp(at),
+    }
+    return ok(data)
 
 
 @routes.get("/wallets/{id}/balance")

@@ -171,6 +171,14 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         errors=(400, 401),
         parameters=({"in": "query", "schema": inp.HistoryQuerySchema},),
     ),
+    ("GET", "/wallets/me/balance"): Operation(
+        "Your balance now, or at an instant (asOf), rebuilt from the events",
+        "Wallets",
+        (200, out.BalanceAsOfOut),
+        auth=True,
+        errors=(400, 401, 404),
+        parameters=({"in": "query", "schema": inp.BalanceQuerySchema},),
+    ),
     ("GET", "/wallets/{id}/balance"): Operation(
         "The balance of one of your wallets",
         "Wallets",

@@ -178,3 +178,10 @@ class SimulationOut(Schema):
     failureRate = fields.Decimal(as_string=False, required=True)
     failureType = fields.Str(required=True, validate=validate.OneOf(["ERROR", "TIMEOUT"]))
     failTransactionIds = fields.List(fields.Str(), required=True)
+
+
+class BalanceAsOfOut(Schema):
+    walletId = fields.Str(required=True)
+    balance = Amount(required=True)
+    currency = fields.Str(required=True)
+    asOf = fields.DateTime(required=True)

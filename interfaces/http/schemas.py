@@ -176,3 +176,7 @@ class SimulationSchema(Schema):
         data_key="failTransactionIds",
         validate=validate.Length(max=1000),
     )
+
+
+class BalanceQuerySchema(Schema):
+    as_of = fields.AwareDateTime(data_key="asOf")

@@ -169,6 +169,20 @@ def test_moves_money_over_http_and_keeps_it_across_a_restart(tmp_path: Path) -> 
         assert balance(server, ravi_token) == Decimal("250.25")
         assert server.stop(signal.SIGINT) == 0  # Ctrl-C stops it cleanly too
 
+    # The auditor's command, on the same data, from the installed `payflow` script.
+    env = os.environ | {"PAYFLOW_DATA_DIR": str(data_dir)}
+    audit = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "payflow"), "audit"],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert "RESULT: OK" in audit.stdout
+    assert "transfers:      1 COMPLETED" in audit.stdout
+
 
 @pytest.mark.parametrize("secret", [None, "payflow-development-secret-change-me", "short"])
 def test_refuses_to_start_in_production_without_a_real_jwt_secret(

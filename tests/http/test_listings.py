@@ -167,3 +167,28 @@ async def test_balance_of_your_own_wallet_only(
 async def test_queries_need_a_token(client: TestClient) -> None:
     for path in ("/transactions", "/wallets/me/history", f"/wallets/wallet_{'0' * 32}/balance"):
         await failure(await client.get(path), 401, 1001)
+
+
+async def test_balance_now_and_at_a_past_instant(
+    client: TestClient, api: Api, asha: Account
+) -> None:
+    before_anything = "2020-01-01T00:00:00Z"
+    await api.deposit(asha, "10")
+    now = await success(await client.get("/wallets/me/balance", headers=asha.auth))
+    between = now["asOf"]
+    await api.deposit(asha, "5")
+
+    then = await success(
+        await client.get("/wallets/me/balance", params={"asOf": between}, headers=asha.auth)
+    )
+    later = await success(await client.get("/wallets/me/balance", headers=asha.auth))
+
+    assert Decimal(str(then["balance"])) == Decimal(10)
+    assert Decimal(str(later["balance"])) == Decimal(15)
+    too_early = await client.get(
+        "/wallets/me/balance", params={"asOf": before_anything}, headers=asha.auth
+    )
+    await failure(too_early, 404, 3003)
+    for bad in ("yesterday", "2026-01-01T00:00:00"):
+        response = await client.get("/wallets/me/balance", params={"asOf": bad}, headers=asha.auth)
+        await failure(response, 400, 2001, "asOf")

@@ -148,7 +148,19 @@ def _movement(
 
 @writes_for.register
 def _deposited(event: Wallet.Deposited, position: int) -> list[Write]:
-    return _movement(event, position, "DEPOSIT", event.amount, event.deposit_id, None)
+    record = Write(
+        "INSERT INTO {t}deposits (deposit_id, wallet_id, owner_id, amount, currency, "
+        "deposited_at, position) SELECT :deposit_id, wallet_id, owner_id, :amount, currency, "
+        ":at, :position FROM {t}wallets WHERE wallet_id = :wallet_id",
+        {
+            "deposit_id": event.deposit_id.hex,
+            "wallet_id": event.originator_id.hex,
+            "amount": event.amount,
+            "at": stamp(event.timestamp),
+            "position": position,
+        },
+    )
+    return [*_movement(event, position, "DEPOSIT", event.amount, event.deposit_id, None), record]
 
 
 @writes_for.register

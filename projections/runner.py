@@ -81,6 +81,10 @@ class Projector:
                 self._progress.wait(min(remaining, 0.05))
         return True
 
+    def positions(self) -> dict[str, int]:
+        """How far the read models have got in each followed log."""
+        return {leader.name: self.position(leader.name) for leader in self.leaders}
+
     def latest_positions(self) -> dict[str, int]:
         """Where each followed log ends now: what a fresh read should reflect."""
         return {leader.name: leader.recorder.max_notification_id() or 0 for leader in self.leaders}

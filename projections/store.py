@@ -62,7 +62,21 @@ TABLES = (
         counterparty_wallet_id TEXT,
         occurred_at TEXT NOT NULL,
         PRIMARY KEY (wallet_id, position))""",
+    """CREATE TABLE IF NOT EXISTS {t}deposits (
+        deposit_id TEXT PRIMARY KEY,
+        wallet_id TEXT NOT NULL,
+        owner_id TEXT NOT NULL,
+        amount BIGINT NOT NULL,
+        currency TEXT NOT NULL,
+        deposited_at TEXT NOT NULL,
+        position BIGINT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS {n}deposits_by_owner ON {t}deposits (owner_id, deposited_at)",
+    """{create_view} {t}daily_volumes AS
+        SELECT substr(initiated_at, 1, 10) AS day, status, currency,
+               COUNT(*) AS transfers, SUM(amount) AS amount
+        FROM {t}transfers GROUP BY substr(initiated_at, 1, 10), status, currency""",
 )
+READ_TABLES = ("transfers", "wallets", "movements", "deposits")
 
 
 @dataclass(frozen=True)
@@ -86,6 +100,7 @@ class ReadStore:
     """Runs read-model statements and records tracking in the same transaction."""
 
     snapshot_isolation = ""  # a statement that makes a transaction one consistent snapshot
+    create_view = "CREATE VIEW IF NOT EXISTS"
 
     datastore: Any
     table_prefix = ""
@@ -100,7 +115,7 @@ class ReadStore:
         def _max_tracking_id(self, application_name: str, c: Any) -> int | None: ...
 
     def statement(self, sql: str) -> str:
-        return sql.format(t=self.table_prefix, n=self.index_prefix)
+        return sql.format(t=self.table_prefix, n=self.index_prefix, create_view=self.create_view)
 
     def create_read_tables(self) -> None:
         with self.datastore.transaction(commit=True) as c:
@@ -145,6 +160,7 @@ class SQLiteReadStore(ReadStore, SQLiteTrackingRecorder):
 
 class PostgresReadStore(ReadStore, PostgresTrackingRecorder):
     snapshot_isolation = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
+    create_view = "CREATE OR REPLACE VIEW"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

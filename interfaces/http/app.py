@@ -11,6 +11,7 @@ from aiohttp import web
 from infrastructure.redis_ratelimit import answers
 from interfaces.bootstrap import Container
 from interfaces.http import auth_routes, commands, docs, listings, metrics, queries, simulation
+from interfaces.http.consistency import position_middleware
 from interfaces.http.errors import envelope_middleware
 from interfaces.http.keys import CONTAINER, OUTCOMES
 from interfaces.http.ratelimit import rate_limit_headers, rate_limit_middleware
@@ -22,7 +23,12 @@ log = logging.getLogger(__name__)
 def create_app(container: Container, run_saga: bool = True) -> web.Application:
     """The HTTP API; with ``run_saga`` the saga and projector run in this process too."""
     app = web.Application(
-        middlewares=[metrics.metrics_middleware, envelope_middleware, rate_limit_middleware],
+        middlewares=[
+            metrics.metrics_middleware,
+            envelope_middleware,
+            rate_limit_middleware,
+            position_middleware,
+        ],
         client_max_size=container.settings.max_body_bytes,
     )
     app[CONTAINER] = container

@@ -57,6 +57,7 @@ class ErrorCode(IntEnum):
     TOO_MANY_TRANSACTIONS = 4003
     INTERNAL_ERROR = 5001
     DATABASE_ERROR = 5002
+    READ_MODEL_BEHIND = 5006
 
 
 class ApiError(Exception):
@@ -68,12 +69,14 @@ class ApiError(Exception):
         code: ErrorCode,
         message: str,
         details: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details
+        self.headers = headers or {}
 
 
 # Most specific first: the first matching class decides.
@@ -131,7 +134,9 @@ def error_response(error: ApiError, correlation_id: str) -> web.Response:
     }
     if error.details:
         body["details"] = error.details
-    return web.json_response({"success": False, "error": body}, status=error.status, dumps=dumps)
+    return web.json_response(
+        {"success": False, "error": body}, status=error.status, headers=error.headers, dumps=dumps
+    )
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -1,9 +1,6 @@
 """Query routes answered from the read models: lists, history and balances.
 
-By default every answer reflects every command committed before the request
-arrived (read-your-writes): the route waits, bounded, for the projector to reach
-the end of the logs. If the bound runs out it answers anyway and says so in
-``X-PayFlow-Consistency: stale``.
+Each waits for the read models to be fresh enough first: see ``consistency.py``.
 """
 
 from __future__ import annotations
@@ -17,12 +14,14 @@ from domain.errors import Forbidden, WalletNotFound
 from domain.money import Money
 from domain.transfer import TransferStatus
 from interfaces.http import render
+from interfaces.http.consistency import caught_up
 from interfaces.http.context import blocking, caller, container
 from interfaces.http.errors import ApiError, ErrorCode
 from interfaces.http.jsonio import ok
 from interfaces.http.schemas import (
     BalanceQuerySchema,
     HistoryQuerySchema,
+    ReadQuerySchema,
     TransactionQuerySchema,
     load,
 )
@@ -30,16 +29,6 @@ from interfaces.ids import USER, WALLET, MalformedId, parse_id, public_id
 from projections import queries
 
 routes = web.RouteTableDef()
-CONSISTENCY_HEADER = "X-PayFlow-Consistency"
-READ_WAIT_SECONDS = 2.0
-
-
-async def _caught_up(request: web.Request) -> dict[str, str]:
-    """Wait until the read models show everything committed so far."""
-    projector = container(request).projector
-    targets = await blocking(request, projector.latest_positions)
-    fresh = await blocking(request, projector.wait_until, targets, READ_WAIT_SECONDS)
-    return {} if fresh else {CONSISTENCY_HEADER: "stale"}
 
 
 @routes.get("/transactions")
@@ -58,7 +47,7 @@ async def list_transactions(request: web.Request) -> web.Response:
         offset=query["offset"],
         cursor=query.get("cursor"),
     )
-    headers = await _caught_up(request)
+    headers = await caught_up(request)
     try:
         page = await blocking(
             request, queries.transfers_for, container(request).projector.store, wanted
@@ -81,7 +70,7 @@ async def my_history(request: web.Request) -> web.Response:
     user_id = caller(request)
     query = load(HistoryQuerySchema(), dict(request.query))
     wallet = await blocking(request, container(request).payflow.wallet_of, user_id)
-    headers = await _caught_up(request)
+    headers = await caught_up(request)
     store = container(request).projector.store
     movements, has_more = await blocking(
         request, queries.movements_of, store, wallet.id, query["limit"]
@@ -119,11 +108,12 @@ async def my_balance(request: web.Request) -> web.Response:
 @routes.get("/wallets/{id}/balance")
 async def wallet_balance(request: web.Request) -> web.Response:
     user_id = caller(request)
+    load(ReadQuerySchema(), dict(request.query))
     try:
         wallet_id = parse_id(WALLET, request.match_info["id"])
     except MalformedId:
         raise WalletNotFound("no such wallet") from None
-    headers = await _caught_up(request)
+    headers = await caught_up(request)
     store = container(request).projector.store
     balance = await blocking(request, queries.wallet_balance, store, wallet_id)
     if balance is None:

@@ -184,8 +184,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Wallets",
         (200, out.BalanceOut),
         auth=True,
-        errors=(401, 403, 404),
-        parameters=({"in": "path", "name": "id", "required": True, "schema": {"type": "string"}},),
+        errors=(400, 401, 403, 404),
+        parameters=(
+            {"in": "path", "name": "id", "required": True, "schema": {"type": "string"}},
+            {"in": "query", "schema": inp.ReadQuerySchema},
+        ),
     ),
     ("GET", "/ledger/simulation"): Operation(
         "Credit-failure injection settings (not in production mode)",

@@ -135,7 +135,13 @@ class QueryAmount(fields.Field[Decimal]):
             raise ValidationError("must be an amount like 250 or 99.50") from None
 
 
-class TransactionQuerySchema(Schema):
+class ReadQuerySchema(Schema):
+    """What every read-model query accepts: the position to read at least up to."""
+
+    position = fields.Str(validate=validate.Length(min=1, max=200))
+
+
+class TransactionQuerySchema(ReadQuerySchema):
     status = fields.Str(
         validate=validate.OneOf(
             ["INITIATED", "DEBITED", "CREDITED", "COMPLETED", "REFUNDING", "FAILED"]
@@ -151,7 +157,7 @@ class TransactionQuerySchema(Schema):
     counterparty = fields.Str(validate=validate.Length(min=1, max=80))
 
 
-class HistoryQuerySchema(Schema):
+class HistoryQuerySchema(ReadQuerySchema):
     limit = fields.Int(load_default=20, validate=validate.Range(min=1, max=100))
 
 

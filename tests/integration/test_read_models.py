@@ -137,3 +137,21 @@ def test_waits_for_the_projection_to_reach_a_position(ledger: Ledger, projector:
 
     assert projector.wait_until(targets, timeout=5)
     assert all(projector.position(name) >= at for name, at in targets.items())
+
+
+def test_keeps_deposits_and_daily_volumes_by_status_for_analysts(
+    ledger: Ledger, projector: Projector
+) -> None:
+    asha, _ = traffic(ledger)
+    projector.catch_up()
+
+    deposits = projector.store.select("SELECT * FROM {t}deposits", {})
+    volumes = projector.store.select(
+        "SELECT status, transfers, amount FROM {t}daily_volumes ORDER BY status", {}
+    )
+
+    assert [(d["owner_id"], int(d["amount"])) for d in deposits] == [(asha.hex, 10000)]
+    assert [(v["status"], int(v["transfers"]), int(v["amount"])) for v in volumes] == [
+        ("COMPLETED", 5, 1500),  # 1 + 2 + 3 + 4 + 5 rupees
+        ("FAILED", 1, 100000),
+    ]

@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +31,8 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--host", help="address to listen on (default: HOST or 127.0.0.1)")
     up.add_argument("--port", type=int, help="port to listen on (default: PORT or 3000)")
     commands.add_parser("projector", help="keep the read models up to date, until stopped")
+    projections = commands.add_parser("projections", help="manage the read models")
+    projections.add_argument("action", choices=["rebuild"], help="recreate them from the logs")
     audit = commands.add_parser(
         "audit", help="replay the logs, check the invariants, compare with the read models"
     )
@@ -66,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(container: Container, args: argparse.Namespace) -> int:
     if args.command == "projector":
         return _projector(container)
+    if args.command == "projections":
+        return _rebuild(container)
     if args.command == "audit":
         return run_audit(container, as_json=args.json)
     if args.command == "balance":
@@ -98,6 +103,16 @@ def _up(settings: Settings, host: str, port: int) -> int:
     logging.getLogger(__name__).info("starting", extra={"host": host, "port": port})
     web.run_app(app, host=host, port=port, print=None, handle_signals=True)
     print("PayFlow stopped cleanly.", flush=True)
+    return 0
+
+
+def _rebuild(container: Container) -> int:
+    """Recreate the read models from the logs while the service goes on serving."""
+    started = time.monotonic()
+    reached = container.projector.rebuild()
+    where = ", ".join(f"{name} to position {at}" for name, at in sorted(reached.items()))
+    took = time.monotonic() - started
+    print(f"Rebuilt the read models ({where or 'empty logs'}) in {took:.1f} s.", flush=True)
     return 0
 
 

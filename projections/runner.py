@@ -10,16 +10,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Notification, Tracking
 from eventsourcing.system import RecordingEvent, RecordingEventReceiver
 
 from projections.projector import writes_for
-from projections.store import ReadStore
+from projections.store import ReadStore, Write
 
 log = logging.getLogger(__name__)
 PAGE = 200
@@ -60,14 +60,38 @@ class Projector:
         page = leader.recorder.select_notifications(start=start, limit=PAGE)
         if not page:
             return 0
-        writes = []
-        for notification in page:
-            event = leader.mapper.to_domain_event(notification)
-            writes.extend(writes_for(event, notification.id))
-        self.store.apply(writes, Tracking(leader.name, page[-1].id))
+        try:
+            self.store.apply(self._writes(leader, page), Tracking(leader.name, page[-1].id))
+        except IntegrityError:
+            # Another projector (or a rebuild) recorded these positions first; ours is
+            # rolled back whole. Start again from wherever the tracking now stands.
+            log.info("projection of %s overtaken at %s", leader.name, page[-1].id)
+            return 0
         with self._progress:
             self._progress.notify_all()
         return len(page)
+
+    @staticmethod
+    def _writes(leader: Application[Any], page: Sequence[Notification]) -> list[Write]:
+        writes = []
+        for notification in page:
+            writes.extend(writes_for(leader.mapper.to_domain_event(notification), notification.id))
+        return writes
+
+    def rebuild(self) -> dict[str, int]:
+        """Recreate every read model from position zero, in one transaction."""
+
+        def pages() -> Iterator[tuple[str, list[Write], int]]:
+            for leader in self.leaders:
+                start = 1
+                while page := leader.recorder.select_notifications(start=start, limit=PAGE):
+                    yield leader.name, self._writes(leader, page), page[-1].id
+                    start = page[-1].id + 1
+
+        reached = self.store.rebuild(pages())
+        with self._progress:
+            self._progress.notify_all()
+        return reached
 
     def wait_until(self, targets: Mapping[str, int], timeout: float) -> bool:
         """Block until each named log is projected up to its target position."""

@@ -9,7 +9,7 @@ crashes and restarts neither skips nor repeats an event.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -134,6 +134,27 @@ class ReadStore:
             c.execute(self.statement(sql), dict(params))
             return [dict(row) for row in c.fetchall()]
 
+    def rebuild(self, pages: Iterable[tuple[str, list[Write], int]]) -> dict[str, int]:
+        """Empty every read model and project ``pages`` (leader, writes, last position)
+        again, all in one transaction: readers see the old rows until it commits, and a
+        projector running meanwhile finds its tracking overtaken and moves on."""
+        reached: dict[str, int] = {}
+        with self.datastore.transaction(commit=True) as c:
+            for table in READ_TABLES:
+                c.execute(self.statement(f"DELETE FROM {{t}}{table}"))
+            for leader_name, writes, last in pages:
+                if leader_name not in reached:
+                    self._delete_tracking(c, leader_name)
+                for write in writes:
+                    c.execute(self.statement(write.sql), dict(write.params))
+                reached[leader_name] = last
+            for leader_name, last in reached.items():
+                self._insert_tracking(c, Tracking(leader_name, last))
+        return reached
+
+    def _delete_tracking(self, c: Any, leader_name: str) -> None:
+        raise NotImplementedError
+
     def snapshot(self, leader_names: Sequence[str]) -> ReadSnapshot:
         """Positions and rows read in one consistent snapshot, even while projecting."""
         with self.datastore.transaction(commit=False) as c:
@@ -153,6 +174,9 @@ class ReadStore:
 
 
 class SQLiteReadStore(ReadStore, SQLiteTrackingRecorder):
+    def _delete_tracking(self, c: Any, leader_name: str) -> None:
+        c.execute("DELETE FROM tracking WHERE application_name = :name", {"name": leader_name})
+
     def create_table(self) -> None:
         super().create_table()
         self.create_read_tables()
@@ -172,6 +196,10 @@ class PostgresReadStore(ReadStore, PostgresTrackingRecorder):
 
     def statement(self, sql: str) -> str:
         return _NAMED_PARAMETER.sub(r"%(\1)s", super().statement(sql))
+
+    def _delete_tracking(self, c: Any, leader_name: str) -> None:
+        table = f"{self.datastore.schema}.{self.tracking_table_name}"
+        c.execute(f"DELETE FROM {table} WHERE application_name = %(name)s", {"name": leader_name})
 
     def create_table(self) -> None:
         super().create_table()

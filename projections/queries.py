@@ -218,3 +218,50 @@ def transfers_between(
         },
     )
     return [TransferRow.from_row(row) for row in rows]
+
+
+def transfer_row(store: ReadStore, transfer_id: UUID) -> TransferRow | None:
+    rows = store.select(
+        "SELECT * FROM {t}transfers WHERE transfer_id = :id", {"id": transfer_id.hex}
+    )
+    return TransferRow.from_row(rows[0]) if rows else None
+
+
+@dataclass(frozen=True)
+class WalletRow:
+    """A wallet as the read model holds it (the attributes the renderer reads)."""
+
+    id: UUID
+    owner_id: UUID
+    vpa: str | None
+    balance: Money
+    currency: str
+    is_frozen: bool
+    is_closed: bool
+    created_on: datetime
+    modified_on: datetime
+
+    @property
+    def is_active(self) -> bool:
+        return not (self.is_frozen or self.is_closed)
+
+
+def wallet_row(store: ReadStore, wallet_id: UUID) -> WalletRow | None:
+    rows = store.select("SELECT * FROM {t}wallets WHERE wallet_id = :id", {"id": wallet_id.hex})
+    if not rows:
+        return None
+    row = rows[0]
+    opened, updated = _moment(row["opened_at"]), _moment(row["updated_at"])
+    assert opened is not None
+    assert updated is not None
+    return WalletRow(
+        id=UUID(row["wallet_id"]),
+        owner_id=UUID(row["owner_id"]),
+        vpa=row["vpa"],
+        balance=Money(int(row["balance"]), row["currency"]),
+        currency=row["currency"],
+        is_frozen=bool(row["is_frozen"]),
+        is_closed=bool(row["is_closed"]),
+        created_on=opened,
+        modified_on=updated,
+    )

@@ -10,7 +10,6 @@ from uuid import UUID
 from domain.money import Money
 from domain.transfer import TransferStatus
 from domain.user import User
-from domain.wallet import Wallet
 from infrastructure.tokens import TokenPair
 from interfaces.ids import DEPOSIT, TRANSACTION, USER, WALLET, public_id
 from projections.queries import Movement
@@ -38,7 +37,30 @@ def tokens(pair: TokenPair) -> dict[str, str]:
     return {"accessToken": pair.access_token, "refreshToken": pair.refresh_token}
 
 
-def wallet(w: Wallet) -> dict[str, Any]:
+class WalletLike(Protocol):
+    """A wallet as an aggregate or as a read-model row: what rendering needs."""
+
+    @property
+    def id(self) -> UUID: ...
+    @property
+    def owner_id(self) -> UUID: ...
+    @property
+    def vpa(self) -> str | None: ...
+    @property
+    def balance(self) -> Money: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def is_active(self) -> bool: ...
+    @property
+    def is_frozen(self) -> bool: ...
+    @property
+    def created_on(self) -> datetime: ...
+    @property
+    def modified_on(self) -> datetime: ...
+
+
+def wallet(w: WalletLike) -> dict[str, Any]:
     return {
         "walletId": public_id(WALLET, w.id),
         "userId": public_id(USER, w.owner_id),

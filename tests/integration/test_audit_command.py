@@ -158,3 +158,19 @@ def test_exports_transfers_as_spreadsheet_safe_csv(container: Container) -> None
         container, datetime(2020, 1, 1, tzinfo=UTC), datetime(2020, 1, 2, tzinfo=UTC), empty
     )
     assert len(list(csv.DictReader(io.StringIO(empty.getvalue())))) == 0
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_shows_a_progress_bar_on_a_terminal_only(container: Container) -> None:
+    traffic(container)
+    terminal, pipe = Terminal(), io.StringIO()
+
+    run_audit(container, as_json=True, out=io.StringIO(), err=terminal)
+    run_audit(container, as_json=True, out=io.StringIO(), err=pipe)
+
+    assert "Replaying" in terminal.getvalue()
+    assert pipe.getvalue() == ""

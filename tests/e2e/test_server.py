@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 import urllib.error
@@ -17,6 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from domain.money import Money
+from infrastructure.settings import Settings
+from interfaces.bootstrap import bootstrap
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 120  # the first start on a fresh machine may install dependencies
@@ -203,3 +208,41 @@ def test_refuses_to_start_in_production_without_a_real_jwt_secret(
     assert finished.returncode == 2
     assert b"JWT_SECRET" in finished.stderr
     assert not (tmp_path / "wallets.sqlite").exists()  # refused before touching the store
+
+
+def test_the_projector_runs_as_a_process_of_its_own(tmp_path: Path) -> None:
+    env = os.environ | {"PAYFLOW_DATA_DIR": str(tmp_path), "PAYFLOW_SAGA_POLL_MS": "50"}
+    container = bootstrap(Settings.from_env(env | {"PAYFLOW_ARGON2_MEMORY_KIB": "64"}))
+    asha = container.payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
+    container.payflow.deposit(asha, Money.parse("10"))  # events, and no projector yet
+    container.close()
+    projector = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "payflow"), "projector"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not deposits_projected(tmp_path / "readmodels.sqlite"):
+            assert projector.poll() is None, projector.stdout.read() if projector.stdout else ""
+            assert time.monotonic() < deadline, "the projector did not project within 30 s"
+            time.sleep(0.05)  # polling its output table, with a deadline
+        projector.send_signal(signal.SIGTERM)
+        assert projector.wait(timeout=30) == 0
+        assert projector.stdout is not None
+        assert b"stopped cleanly" in projector.stdout.read()
+    finally:
+        if projector.poll() is None:
+            projector.kill()
+            projector.wait()
+
+
+def deposits_projected(database: Path) -> bool:
+    if not database.exists():
+        return False
+    try:
+        with sqlite3.connect(database) as db:
+            return bool(db.execute("SELECT COUNT(*) FROM deposits").fetchone()[0])
+    except sqlite3.OperationalError:  # the projector has not created its tables yet
+        return False

@@ -20,8 +20,8 @@ from interfaces.http.waiting import TransferOutcomes
 log = logging.getLogger(__name__)
 
 
-def create_app(container: Container, run_saga: bool = True) -> web.Application:
-    """The HTTP API; with ``run_saga`` the saga and projector run in this process too."""
+def create_app(container: Container, run_workers: bool = True) -> web.Application:
+    """The HTTP API; with ``run_workers`` the saga and projector run in this process too."""
     app = web.Application(
         middlewares=[
             metrics.metrics_middleware,
@@ -47,7 +47,7 @@ def create_app(container: Container, run_saga: bool = True) -> web.Application:
         outcomes = app[OUTCOMES]
         outcomes.bind(asyncio.get_running_loop())
         container.ledger.transfers.lead(outcomes)
-        if run_saga:
+        if run_workers:
             container.saga.start()
             container.projector.start(container.settings.saga_poll_interval)
         yield

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -14,6 +14,7 @@ import redis
 
 from application.policy import CreditFaults, Limits
 from application.saga import Ledger
+from infrastructure.redis_ratelimit import connect
 from infrastructure.settings import Settings
 from infrastructure.stores import env_for
 
@@ -147,3 +148,16 @@ PERSISTENT_STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgr
 def persistent_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """Settings for a store that outlives its applications, for restart tests."""
     return settings_for_param(request, tmp_path)
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A Redis key prefix for one test; its keys are deleted afterwards."""
+    require_redis()
+    prefix = f"payflow-test:{uuid.uuid4().hex}:"
+    yield prefix
+    client = connect(REDIS_URL)
+    keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
-from infrastructure.redis_ratelimit import connect
 from interfaces.bootstrap import bootstrap
 from interfaces.http.app import create_app
-from tests.conftest import REDIS_URL, closed_port_url, make_settings, require_redis
+from tests.conftest import REDIS_URL, closed_port_url, make_settings
 from tests.http.conftest import AiohttpClient
 from tests.http.support import PASSWORD, Account, Api, failure, success
 
@@ -237,19 +235,6 @@ async def test_requests_are_served_and_limited_in_memory_when_redis_is_down(
     assert limit_headers(registered)[:2] == (2, 1)
     await success(await login(client))
     await failure(await login(client), 429, 4002)
-
-
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
-    """A Redis key prefix for one test; its keys are deleted afterwards."""
-    require_redis()
-    prefix = f"payflow-test:{uuid.uuid4().hex}:"
-    yield prefix
-    client = connect(REDIS_URL)
-    keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 async def test_api_processes_on_one_redis_share_their_counts(

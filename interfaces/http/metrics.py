@@ -33,8 +33,8 @@ class HttpMetrics:
         )
         self.duration = Histogram(
             "payflow_http_request_duration_seconds",
-            "Time to answer an HTTP request, by method and route template.",
-            ["method", "route"],
+            "Time to answer an HTTP request, by method, route template and status.",
+            ["method", "route", "status"],
             registry=self.registry,
         )
 
@@ -42,7 +42,7 @@ class HttpMetrics:
         method = request.method if request.method in _METHODS else "OTHER"
         route = route_template(request)
         self.requests.labels(method, route, str(status)).inc()
-        self.duration.labels(method, route).observe(seconds)
+        self.duration.labels(method, route, str(status)).observe(seconds)
 
 
 METRICS = web.AppKey("metrics", HttpMetrics)

@@ -66,17 +66,22 @@ async def test_unknown_routes_count_as_unmatched(client: TestClient) -> None:
     assert requests(samples, "POST", "unmatched", 404) == 1
 
 
-async def test_request_durations_are_a_histogram_by_route_template(client: TestClient) -> None:
+async def test_request_durations_are_a_histogram_by_route_template_and_status(
+    client: TestClient,
+) -> None:
     await client.get("/")
     await client.get("/")
+    await client.get("/transactions/txn_nope")  # 401: a histogram of its own
 
     samples = await scrape(client)
 
-    labels = frozenset({"method": "GET", "route": "/"}.items())
+    labels = frozenset({"method": "GET", "route": "/", "status": "200"}.items())
     assert samples[("payflow_http_request_duration_seconds_count", labels)] == 2
     assert samples[("payflow_http_request_duration_seconds_sum", labels)] > 0
-    inf = frozenset({"method": "GET", "route": "/", "le": "+Inf"}.items())
+    inf = frozenset({"method": "GET", "route": "/", "status": "200", "le": "+Inf"}.items())
     assert samples[("payflow_http_request_duration_seconds_bucket", inf)] == 2
+    refused = {"method": "GET", "route": "/transactions/{id}", "status": "401"}
+    assert samples[("payflow_http_request_duration_seconds_count", frozenset(refused.items()))] == 1
 
 
 async def test_each_app_counts_in_its_own_registry(

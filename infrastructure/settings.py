@@ -82,6 +82,7 @@ class Settings:
     argon2_memory_kib: int = 64 * 1024
     max_body_bytes: int = 64 * 1024
     log_level: str = "INFO"
+    create_tables: bool = True  # off for server-mode workers: `payflow init` made them
     rate_limits: RateLimits = field(default_factory=RateLimits)
     load_test_secret: str = ""
     redis_url: str = ""
@@ -137,6 +138,7 @@ class _Reader:
             argon2_memory_kib=self.integer("PAYFLOW_ARGON2_MEMORY_KIB", 65536, low=8),
             max_body_bytes=self.integer("PAYFLOW_MAX_BODY_BYTES", 65536, low=1024),
             log_level=self.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
+            create_tables=self.choice("PAYFLOW_CREATE_TABLES", ("yes", "no"), "yes") == "yes",
             rate_limits=self.rate_limits(),
             load_test_secret=self.env.get("LOAD_TEST_SECRET", ""),
             redis_url=self.redis_url(),

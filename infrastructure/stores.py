@@ -14,7 +14,11 @@ def env_for(settings: Settings) -> EnvFor:
     """A function giving the ``eventsourcing`` environment of each application."""
 
     def build(app_name: str) -> dict[str, str]:
-        env = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
+        env = {
+            "AGGREGATE_CACHE_MAXSIZE": "10000",
+            # Processes starting together must not race to create tables and functions.
+            "CREATE_TABLE": "y" if settings.create_tables else "n",
+        }
         if settings.store == "sqlite":
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             env |= {

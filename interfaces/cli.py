@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -30,6 +30,13 @@ def parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--host", help="address to listen on (default: HOST or 127.0.0.1)")
     up.add_argument("--port", type=int, help="port to listen on (default: PORT or 3000)")
+    api = commands.add_parser(
+        "api", help="server mode: the HTTP API alone (run `payflow saga` and `projector` too)"
+    )
+    api.add_argument("--host", help="address to listen on (default: HOST or 127.0.0.1)")
+    api.add_argument("--port", type=int, help="port to listen on (default: PORT or 3000)")
+    commands.add_parser("saga", help="server mode: move transfers through the saga, until stopped")
+    commands.add_parser("init", help="create the stores' tables, then exit (before server mode)")
     commands.add_parser("projector", help="keep the read models up to date, until stopped")
     projections = commands.add_parser("projections", help="manage the read models")
     projections.add_argument("action", choices=["rebuild"], help="recreate them from the logs")
@@ -57,8 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"payflow: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    if args.command == "up":
-        return _up(settings, args.host or settings.host, args.port or settings.port)
+    if args.command in ("up", "api"):
+        host, port = args.host or settings.host, args.port or settings.port
+        return _serve(settings, host, port, run_workers=args.command == "up")
     container = bootstrap(settings)
     try:
         return _run(container, args)
@@ -67,14 +75,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(container: Container, args: argparse.Namespace) -> int:
-    if args.command == "projector":
-        return _projector(container)
-    if args.command == "projections":
-        return _rebuild(container)
-    if args.command == "audit":
-        return run_audit(container, as_json=args.json)
-    if args.command == "balance":
-        return balance_as_of(container, args.wallet, args.as_of)
+    commands: dict[str, Callable[[], int]] = {
+        "projector": lambda: _until_stopped(
+            "projector",
+            lambda: container.projector.start(container.settings.saga_poll_interval),
+            container.projector.stop,
+        ),
+        "saga": lambda: _until_stopped("saga", container.saga.start, container.saga.stop),
+        "projections": lambda: _rebuild(container),
+        "init": lambda: _say("PayFlow stores are ready."),
+        "audit": lambda: run_audit(container, as_json=args.json),
+        "balance": lambda: balance_as_of(container, args.wallet, args.as_of),
+        "export": lambda: _export(container, args),
+    }
+    return commands[args.command]()
+
+
+def _say(message: str) -> int:
+    print(message, flush=True)
+    return 0
+
+
+def _export(container: Container, args: argparse.Namespace) -> int:
     if args.output is None:
         return export_transfers(container, args.since, args.until, sys.stdout)
     with args.output.open("w", newline="", encoding="utf-8-sig") as out:
@@ -91,9 +113,10 @@ def _instant(text: str) -> datetime:
     return moment
 
 
-def _up(settings: Settings, host: str, port: int) -> int:
+def _serve(settings: Settings, host: str, port: int, run_workers: bool) -> int:
+    """The HTTP API, with the saga and projector in-process when ``run_workers``."""
     container = bootstrap(settings)
-    app = create_app(container)
+    app = create_app(container, run_workers=run_workers)
     where = settings.data_dir.resolve() if settings.store == "sqlite" else settings.store
 
     async def announce(app: web.Application) -> None:
@@ -106,6 +129,19 @@ def _up(settings: Settings, host: str, port: int) -> int:
     return 0
 
 
+def _until_stopped(name: str, start: Callable[[], None], stop: Callable[[], None]) -> int:
+    """Run a worker until SIGTERM or Ctrl-C; it finishes the step in hand first."""
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    start()
+    print(f"PayFlow {name} is running.", flush=True)
+    stopping.wait()
+    stop()
+    print(f"PayFlow {name} stopped cleanly.", flush=True)
+    return 0
+
+
 def _rebuild(container: Container) -> int:
     """Recreate the read models from the logs while the service goes on serving."""
     started = time.monotonic()
@@ -113,19 +149,6 @@ def _rebuild(container: Container) -> int:
     where = ", ".join(f"{name} to position {at}" for name, at in sorted(reached.items()))
     took = time.monotonic() - started
     print(f"Rebuilt the read models ({where or 'empty logs'}) in {took:.1f} s.", flush=True)
-    return 0
-
-
-def _projector(container: Container) -> int:
-    """Project until SIGTERM or Ctrl-C, finishing the page in hand."""
-    stopping = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stopping.set())
-    container.projector.start(container.settings.saga_poll_interval)
-    print("PayFlow projector is running.", flush=True)
-    stopping.wait()
-    container.projector.stop()
-    print("PayFlow projector stopped cleanly.", flush=True)
     return 0
 
 

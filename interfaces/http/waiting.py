@@ -19,6 +19,7 @@ from eventsourcing.system import RecordingEvent, RecordingEventReceiver
 from domain.transfer import Transfer
 
 MAX_WAIT_SECONDS = 10
+RECHECK_SECONDS = 0.1  # when the saga runs elsewhere, nothing here is told of its commits
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d{1,6})(?:$|[,;\s])", re.IGNORECASE)
 _TERMINAL = (Transfer.Completed, Transfer.Failed)
 
@@ -73,14 +74,21 @@ async def wait_for_outcome(
     transfer_id: UUID,
     seconds: int,
     load: Callable[[], Awaitable[Transfer]],
+    recheck: float = RECHECK_SECONDS,
 ) -> Transfer:
-    """The transfer once terminal, or as it stands when ``seconds`` run out."""
+    """The transfer once terminal, or as it stands when ``seconds`` run out.
+
+    A commit in this process wakes the wait at once; when the saga runs in another
+    process, the wait looks again every ``recheck`` seconds.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
     future = outcomes.register(transfer_id)
     try:
         transfer = await load()  # it may have finished before we registered
-        if not transfer.status.is_terminal:
+        while not transfer.status.is_terminal and (left := deadline - loop.time()) > 0:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(future), timeout=seconds)
+                await asyncio.wait_for(asyncio.shield(future), timeout=min(left, recheck))
             transfer = await load()
     finally:
         outcomes.forget(transfer_id, future)

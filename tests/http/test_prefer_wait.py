@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import time
+from uuid import uuid4
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from domain.money import Money
+from domain.transfer import Transfer
 from interfaces.http.keys import CONTAINER
-from interfaces.http.waiting import MAX_WAIT_SECONDS, preferred_wait
+from interfaces.http.waiting import (
+    MAX_WAIT_SECONDS,
+    TransferOutcomes,
+    preferred_wait,
+    wait_for_outcome,
+)
 from tests.http.support import Account
 
 
@@ -105,3 +113,26 @@ async def test_a_replay_returns_the_original_answer_without_waiting(
     assert again.headers["X-Idempotent-Replayed"] == "true"
     assert "Preference-Applied" not in again.headers
     assert await again.json() == await first.json()
+
+
+async def test_a_wait_looks_again_when_no_commit_here_wakes_it() -> None:
+    """The saga in another process: nothing in this one is told, the recheck finds it."""
+    outcomes = TransferOutcomes()
+    transfer = Transfer.initiate(uuid4(), uuid4(), uuid4(), uuid4(), Money(100))
+    loads = 0
+
+    async def load() -> Transfer:
+        nonlocal loads
+        loads += 1
+        if loads == 3:  # meanwhile another process ran the whole saga
+            transfer.mark_debited()
+            transfer.mark_credited()
+            transfer.complete()
+        return transfer
+
+    started = time.monotonic()
+    finished = await wait_for_outcome(outcomes, transfer.id, 5, load, recheck=0.01)
+
+    assert finished.status.value == "COMPLETED"
+    assert loads == 3
+    assert time.monotonic() - started < 5

@@ -270,3 +270,14 @@ def test_none_disables_the_balance_cap(word: str) -> None:
     limits = Settings.from_env({"PAYFLOW_WALLET_BALANCE_CAP": word}).limits
     assert limits.balance_cap is None
     assert limits.max_transfer == Money(10_000_000, "INR")
+
+
+def test_server_mode_workers_can_leave_table_creation_to_payflow_init() -> None:
+    from infrastructure.stores import env_for
+
+    assert Settings.from_env({}).create_tables is True
+    workers = Settings.from_env({"PAYFLOW_CREATE_TABLES": "no"})
+    assert workers.create_tables is False
+    assert env_for(workers)("Wallets")["CREATE_TABLE"] == "n"
+    with pytest.raises(SettingsError, match="PAYFLOW_CREATE_TABLES"):
+        Settings.from_env({"PAYFLOW_CREATE_TABLES": "maybe"})

@@ -96,6 +96,12 @@ class SagaRunner:
             self._threads.append(thread)
             thread.start()
 
+    def wake(self, leader_name: str) -> None:
+        """Another process committed to ``leader_name``'s log: look now, not at the next poll."""
+        for (_, leader), wake in zip(self.ledger.followers, self._wakes, strict=False):
+            if leader.name == leader_name:
+                wake.set()
+
     def stop(self, timeout: float = 10.0) -> None:
         """Let each worker finish the step it is in, then return."""
         self._stopping.set()

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from application.saga import Ledger, SagaRunner
 from application.service import PayFlow
+from infrastructure.hints import HintOnCommit, RedisHints
 from infrastructure.passwords import Argon2Hasher
 from infrastructure.ratelimit import InMemoryRateLimiter, RateLimiter
 from infrastructure.redis_ratelimit import RedisRateLimiter, connect
@@ -39,11 +40,27 @@ class Container:
     projector: Projector
     rate_limiter: RateLimiter = field(default_factory=InMemoryRateLimiter)
     redis: Redis | None = None  # opened and closed by the HTTP app's cleanup context
+    hints: RedisHints | None = None
+
+    def share_commits(self, listen: bool) -> None:
+        """With Redis: hint other processes of this one's commits, and, with ``listen``,
+        wake this process's workers on theirs (they poll the store regardless)."""
+        if self.hints is None:
+            return
+        for app in (self.ledger.wallets, self.ledger.transfers):
+            app.lead(HintOnCommit(self.hints, app.name))
+        self.hints.start(self._woken_by if listen else None)
+
+    def _woken_by(self, log_name: str) -> None:
+        self.saga.wake(log_name)
+        self.projector.wake()
 
     def close(self) -> None:
         """Stop the workers after their current step, then release threads and stores."""
         self.saga.stop()
         self.projector.stop()
+        if self.hints is not None:
+            self.hints.stop()
         self.executor.shutdown(wait=True)
         self.projector.store.datastore.close()
         self.ledger.close()
@@ -82,4 +99,5 @@ def bootstrap(settings: Settings) -> Container:
         ),
         rate_limiter=rate_limiter,
         redis=redis,
+        hints=RedisHints(settings.redis_url, settings.redis_prefix) if settings.redis_url else None,
     )

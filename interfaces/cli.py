@@ -78,10 +78,14 @@ def _run(container: Container, args: argparse.Namespace) -> int:
     commands: dict[str, Callable[[], int]] = {
         "projector": lambda: _until_stopped(
             "projector",
-            lambda: container.projector.start(container.settings.saga_poll_interval),
+            lambda: _start_listening(
+                container, lambda: container.projector.start(container.settings.saga_poll_interval)
+            ),
             container.projector.stop,
         ),
-        "saga": lambda: _until_stopped("saga", container.saga.start, container.saga.stop),
+        "saga": lambda: _until_stopped(
+            "saga", lambda: _start_listening(container, container.saga.start), container.saga.stop
+        ),
         "projections": lambda: _rebuild(container),
         "init": lambda: _say("PayFlow stores are ready."),
         "audit": lambda: run_audit(container, as_json=args.json),
@@ -89,6 +93,11 @@ def _run(container: Container, args: argparse.Namespace) -> int:
         "export": lambda: _export(container, args),
     }
     return commands[args.command]()
+
+
+def _start_listening(container: Container, start: Callable[[], None]) -> None:
+    container.share_commits(listen=True)
+    start()
 
 
 def _say(message: str) -> int:

@@ -122,6 +122,10 @@ class Projector:
         )
         self._thread.start()
 
+    def wake(self) -> None:
+        """Another process committed: look now, not at the next poll."""
+        self._wake.set()
+
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
         self._wake.set()

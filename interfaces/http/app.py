@@ -47,6 +47,7 @@ def create_app(container: Container, run_workers: bool = True) -> web.Applicatio
         outcomes = app[OUTCOMES]
         outcomes.bind(asyncio.get_running_loop())
         container.ledger.transfers.lead(outcomes)
+        container.share_commits(listen=run_workers)
         if run_workers:
             container.saga.start()
             container.projector.start(container.settings.saga_poll_interval)

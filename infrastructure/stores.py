@@ -37,7 +37,7 @@ def env_for(settings: Settings) -> EnvFor:
                 "POSTGRES_USER": pg.user,
                 "POSTGRES_PASSWORD": pg.password,
                 "POSTGRES_SCHEMA": pg.schema,
-                "POSTGRES_CONNECT_TIMEOUT": "5",
+                "POSTGRES_CONNECT_TIMEOUT": "2",
                 "POSTGRES_POOL_SIZE": "5",
                 "POSTGRES_MAX_OVERFLOW": "10",
             }

@@ -19,6 +19,7 @@ from infrastructure.passwords import Argon2Hasher
 from infrastructure.ratelimit import InMemoryRateLimiter, RateLimiter
 from infrastructure.redis_ratelimit import RedisRateLimiter, connect
 from infrastructure.settings import Settings
+from infrastructure.store_probe import StoreProbe
 from infrastructure.stores import env_for, read_store_env
 from infrastructure.tokens import TokenService
 from projections.runner import Projector
@@ -41,6 +42,7 @@ class Container:
     rate_limiter: RateLimiter = field(default_factory=InMemoryRateLimiter)
     redis: Redis | None = None  # opened and closed by the HTTP app's cleanup context
     hints: RedisHints | None = None
+    probe: StoreProbe | None = None
 
     def share_commits(self, listen: bool) -> None:
         """With Redis: hint other processes of this one's commits, and, with ``listen``,
@@ -59,6 +61,8 @@ class Container:
         """Stop the workers after their current step, then release threads and stores."""
         self.saga.stop()
         self.projector.stop()
+        if self.probe is not None:
+            self.probe.stop()
         if self.hints is not None:
             self.hints.stop()
         self.executor.shutdown(wait=True)
@@ -100,4 +104,5 @@ def bootstrap(settings: Settings) -> Container:
         rate_limiter=rate_limiter,
         redis=redis,
         hints=RedisHints(settings.redis_url, settings.redis_prefix) if settings.redis_url else None,
+        probe=StoreProbe(settings),
     )

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.web_runner import GracefulExit
 
 from infrastructure.logs import configure_logging
 from infrastructure.settings import Settings, SettingsError
@@ -131,9 +132,19 @@ def _serve(settings: Settings, host: str, port: int, run_workers: bool) -> int:
     async def announce(app: web.Application) -> None:
         print(f"PayFlow is listening on http://{host}:{port} (store: {where})", flush=True)
 
+    def shut_down_once(*_: object) -> None:
+        # The first Ctrl-C or SIGTERM starts a clean shutdown; later ones (a terminal
+        # signals the whole process group, and scripts/server-mode forwards one too)
+        # must not cut it short.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+        raise GracefulExit
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, shut_down_once)
     app.on_startup.append(announce)
     logging.getLogger(__name__).info("starting", extra={"host": host, "port": port})
-    web.run_app(app, host=host, port=port, print=None, handle_signals=True)
+    web.run_app(app, host=host, port=port, print=None, handle_signals=False)
     print("PayFlow stopped cleanly.", flush=True)
     return 0
 

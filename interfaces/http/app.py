@@ -12,7 +12,7 @@ from infrastructure.redis_ratelimit import answers
 from interfaces.bootstrap import Container
 from interfaces.http import auth_routes, commands, docs, listings, metrics, queries, simulation
 from interfaces.http.consistency import position_middleware
-from interfaces.http.errors import envelope_middleware
+from interfaces.http.errors import envelope_middleware, store_guard_middleware
 from interfaces.http.keys import CONTAINER, OUTCOMES
 from interfaces.http.ratelimit import rate_limit_headers, rate_limit_middleware
 from interfaces.http.waiting import TransferOutcomes
@@ -27,6 +27,7 @@ def create_app(container: Container, run_workers: bool = True) -> web.Applicatio
             metrics.metrics_middleware,
             envelope_middleware,
             rate_limit_middleware,
+            store_guard_middleware,
             position_middleware,
         ],
         client_max_size=container.settings.max_body_bytes,
@@ -48,6 +49,8 @@ def create_app(container: Container, run_workers: bool = True) -> web.Applicatio
         outcomes.bind(asyncio.get_running_loop())
         container.ledger.transfers.lead(outcomes)
         container.share_commits(listen=run_workers)
+        if container.probe is not None:
+            container.probe.start()
         if run_workers:
             container.saga.start()
             container.projector.start(container.settings.saga_poll_interval)

@@ -20,6 +20,7 @@ from eventsourcing.persistence import IntegrityError, PersistenceError
 from domain import errors as domain
 from infrastructure.tokens import ExpiredToken, InvalidToken
 from interfaces.http.encoding import dumps
+from interfaces.http.keys import CONTAINER
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,23 @@ def error_response(error: ApiError, correlation_id: str) -> web.Response:
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@web.middleware
+async def store_guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse writes at once while the event store is known to be unreachable."""
+    probe = request.app[CONTAINER].probe
+    if request.method in WRITES and probe is not None and not probe.is_up:
+        raise ApiError(
+            503,
+            ErrorCode.DATABASE_ERROR,
+            "The event store is unreachable; nothing was written. Retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+    return await handler(request)
 
 
 @web.middleware

@@ -58,6 +58,9 @@ async def ready(request: web.Request) -> web.Response:
 
 
 async def _store_state(request: web.Request) -> str:
+    probe = container(request).probe
+    if probe is not None and not probe.is_up:
+        return "down"  # known unreachable: do not wait through the client's retries
     recorder = container(request).ledger.wallets.recorder
     try:
         await blocking(request, recorder.max_notification_id)

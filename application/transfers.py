@@ -135,7 +135,7 @@ class Transfers(LedgerProcess):
         self._advance(event.transfer_id, step, lambda t: t.mark_refunded())
 
     def _advance(self, transfer_id: UUID, step: ProcessingEvent[UUID], move: Any) -> None:
-        transfer: Transfer = self.load(transfer_id)
+        transfer = self.get_transfer(transfer_id)
         try:
             move(transfer)
         except IllegalTransition:

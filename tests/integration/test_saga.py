@@ -267,29 +267,3 @@ def test_the_wallet_fails_a_transfer_past_its_daily_limit_even_if_the_check_race
         payflow.send(asha, rupees("1"), receiver_id=ravi)
     assert balance(payflow, ravi) == rupees("2")
     assert checked_audit(ledger).violations == []
-
-
-def test_a_page_of_saga_steps_commits_once_and_steps_on_one_wallet_chain(
-    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    payflow = payflow_on(ledger)
-    asha, ravi = open_two_users(payflow)
-    payflow.deposit(asha, rupees("5"))
-    sent = [payflow.send(asha, rupees("2"), receiver_id=ravi) for _ in range(3)]
-    commits: list[int] = []
-    record = ledger.wallets._record
-
-    def counting(batch: object) -> object:
-        commits.append(len(batch.events))  # type: ignore[attr-defined]
-        return record(batch)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(ledger.wallets, "_record", counting)
-    ledger.wallets.pull_and_process(ledger.transfers.name)
-
-    assert commits == [3]  # three debit steps, one commit
-    assert ledger.wallets.get_wallet(payflow.wallet_of(asha).id).balance == rupees("1")
-    ledger.drain()
-    statuses = [ledger.transfers.get_transfer(s.transfer.id).status for s in sent]
-    # The third debit saw the first two in the same page, and found 1 rupee left.
-    assert statuses == [TransferStatus.COMPLETED] * 2 + [TransferStatus.FAILED]
-    assert checked_audit(ledger).violations == []

@@ -169,3 +169,30 @@ def test_the_saga_runner_completes_transfers_in_the_background_and_stops(
         runner.stop()
     assert not any(t.is_alive() for t in threading.enumerate() if t.name.startswith("saga-"))
     assert checked_audit(ledger).violations == []
+
+
+def test_two_workers_pulling_the_same_log_at_once_take_each_step_once(restart: Restart) -> None:
+    ledger = restart()
+    payflow = payflow_on(ledger)
+    asha = payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
+    ravi = payflow.register("Ravi Shah", "ravi@example.com", "Passw0rd1").user.id
+    payflow.deposit(asha, Money.parse("100"))
+    for _ in range(60):
+        payflow.send(asha, Money.parse("1"), receiver_id=ravi)
+    start = threading.Barrier(2)
+    middle = (ledger.transfers.recorder.max_notification_id() or 0) // 2
+
+    def pull(stop: int | None) -> None:  # the saga and a drain, or two saga processes,
+        start.wait()  # reading overlapping stretches of the log that end apart
+        ledger.wallets.pull_and_process(ledger.transfers.name, stop=stop)
+
+    workers = [threading.Thread(target=pull, args=(stop,)) for stop in (middle, None)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    ledger.drain()
+
+    report = checked_audit(ledger)
+    assert report.violations == []
+    assert payflow.wallet_of(ravi).balance == Money.parse("20")  # 20 a day; 40 declined

@@ -19,7 +19,7 @@ from eventsourcing.persistence import IntegrityError, Notification, Tracking
 from eventsourcing.system import RecordingEvent, RecordingEventReceiver
 
 from projections.projector import writes_for
-from projections.store import ReadStore, Write
+from projections.store import ProjectionOvertaken, ReadStore, Write
 
 log = logging.getLogger(__name__)
 PAGE = 200
@@ -39,6 +39,7 @@ class Projector:
     def __init__(self, store: ReadStore, leaders: Sequence[Application[Any]]) -> None:
         self.store = store
         self.leaders = list(leaders)
+        self.page_size = PAGE
         self._progress = threading.Condition()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -56,13 +57,13 @@ class Projector:
         return total
 
     def _project_page(self, leader: Application[Any]) -> int:
-        start = self.position(leader.name) + 1
-        page = leader.recorder.select_notifications(start=start, limit=PAGE)
+        after = self.position(leader.name)
+        page = leader.recorder.select_notifications(start=after + 1, limit=self.page_size)
         if not page:
             return 0
         try:
-            self.store.apply(self._writes(leader, page), Tracking(leader.name, page[-1].id))
-        except IntegrityError:
+            self.store.apply(self._writes(leader, page), Tracking(leader.name, page[-1].id), after)
+        except (ProjectionOvertaken, IntegrityError):
             # Another projector (or a rebuild) recorded these positions first; ours is
             # rolled back whole. Start again from wherever the tracking now stands.
             log.info("projection of %s overtaken at %s", leader.name, page[-1].id)

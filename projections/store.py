@@ -96,8 +96,14 @@ class ReadSnapshot:
     statuses: dict[str, str]  # transfer id (hex) -> status
 
 
+class ProjectionOvertaken(Exception):
+    """Another projector recorded positions of this page first; the page is rolled back."""
+
+
 class ReadStore:
     """Runs read-model statements and records tracking in the same transaction."""
+
+    tracking_table = "tracking"
 
     snapshot_isolation = ""  # a statement that makes a transaction one consistent snapshot
     create_view = "CREATE VIEW IF NOT EXISTS"
@@ -122,12 +128,33 @@ class ReadStore:
             for ddl in TABLES:
                 c.execute(self.statement(ddl))
 
-    def apply(self, writes: Sequence[Write], tracking: Tracking) -> None:
-        """Commit the writes and the tracking record together, or neither."""
+    def apply(self, writes: Sequence[Write], tracking: Tracking, after: int) -> None:
+        """Commit the writes and move the tracking from ``after`` to the page's end,
+        together, or neither. If another projector moved the tracking meanwhile (even
+        to somewhere short of this page's end), ``ProjectionOvertaken`` is raised and
+        nothing of this page is kept: its events may be in the other's page too."""
         with self.datastore.transaction(commit=True) as c:
             for write in writes:
                 c.execute(self.statement(write.sql), dict(write.params))
-            self._insert_tracking(c, tracking)
+            self._move_tracking(c, tracking, after)
+
+    def _move_tracking(self, c: Any, tracking: Tracking, after: int) -> None:
+        params = {"name": tracking.application_name, "at": tracking.notification_id}
+        if after == 0:  # the first page: nobody may have recorded any position yet
+            sql = (
+                f"INSERT INTO {self.tracking_table} (application_name, notification_id) "
+                "VALUES (:name, :at) ON CONFLICT DO NOTHING RETURNING notification_id"
+            )
+        else:  # compare and swap: only from exactly where this page began
+            sql = (
+                f"UPDATE {self.tracking_table} SET notification_id = :at "
+                "WHERE application_name = :name AND notification_id = :after "
+                "RETURNING notification_id"
+            )
+            params["after"] = after
+        c.execute(self.statement(sql), params)
+        if c.fetchone() is None:
+            raise ProjectionOvertaken(f"{tracking.application_name} moved past {after}")
 
     def select(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=False) as c:
@@ -196,6 +223,10 @@ class PostgresReadStore(ReadStore, PostgresTrackingRecorder):
 
     def statement(self, sql: str) -> str:
         return _NAMED_PARAMETER.sub(r"%(\1)s", super().statement(sql))
+
+    @property
+    def tracking_table(self) -> str:  # type: ignore[override]
+        return f"{self.datastore.schema}.{self.tracking_table_name}"
 
     def _delete_tracking(self, c: Any, leader_name: str) -> None:
         table = f"{self.datastore.schema}.{self.tracking_table_name}"

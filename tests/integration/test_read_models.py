@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -155,3 +156,42 @@ def test_keeps_deposits_and_daily_volumes_by_status_for_analysts(
         ("COMPLETED", 5, 1500),  # 1 + 2 + 3 + 4 + 5 rupees
         ("FAILED", 1, 100000),
     ]
+
+
+def test_two_projectors_with_overlapping_pages_apply_each_event_once(
+    ledger: Ledger, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An audit projecting beside the service's projector, say, with pages ending apart."""
+    payflow = payflow_on(ledger)
+    asha = payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
+    for _ in range(30):
+        payflow.deposit(asha, Money(1))
+    store = open_read_store(read_store_env(store_settings))
+    leaders = [ledger.wallets]
+    long_pages, short_pages = Projector(store, leaders), Projector(store, leaders)
+    short_pages.page_size = 7
+    apply = store.apply
+    interleaved: list[bool] = []
+
+    def short_commits_first(*args: Any, **kwargs: Any) -> None:
+        # The long page was read from position 0; before it commits, the other
+        # projector commits a short page that overlaps its start.
+        if not interleaved:
+            interleaved.append(True)
+            short_pages._project_page(ledger.wallets)  # one page of 7, through here too
+        apply(*args, **kwargs)
+
+    monkeypatch.setattr(store, "apply", short_commits_first)
+    long_pages.catch_up()
+    monkeypatch.undo()
+    long_pages.catch_up()
+
+    assert interleaved == [True]
+    assert short_pages.position(ledger.wallets.name) > 0
+    wallet = payflow.wallet_of(asha).id
+    row = queries.wallet_balance(store, wallet)
+    assert row is not None
+    assert row.balance == Money(30)  # not a single deposit counted twice
+    history, _ = queries.movements_of(store, wallet, limit=100)
+    assert len(history) == 30
+    store.datastore.close()

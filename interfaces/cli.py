@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import signal
 import sys
@@ -132,17 +133,25 @@ def _serve(settings: Settings, host: str, port: int, run_workers: bool) -> int:
     async def announce(app: web.Application) -> None:
         print(f"PayFlow is listening on http://{host}:{port} (store: {where})", flush=True)
 
-    def shut_down_once(*_: object) -> None:
+    async def stop_on_first_signal(app: web.Application) -> None:
         # The first Ctrl-C or SIGTERM starts a clean shutdown; later ones (a terminal
         # signals the whole process group, and scripts/server-mode forwards one too)
-        # must not cut it short.
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, signal.SIG_IGN)
-        raise GracefulExit
+        # must not cut it short. Handled as a loop callback, never mid-bytecode.
+        # (Removing the handler instead would restore the default action, which
+        # kills the process, for as long as it takes to install SIG_IGN.)
+        loop = asyncio.get_running_loop()
+        signalled: list[int] = []
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, shut_down_once)
+        def shut_down_once(sig: int) -> None:
+            signalled.append(sig)
+            if len(signalled) == 1:
+                raise GracefulExit
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, shut_down_once, sig)
+
     app.on_startup.append(announce)
+    app.on_startup.append(stop_on_first_signal)
     logging.getLogger(__name__).info("starting", extra={"host": host, "port": port})
     web.run_app(app, host=host, port=port, print=None, handle_signals=False)
     print("PayFlow stopped cleanly.", flush=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fractions import Fraction
 from threading import Lock
 from uuid import UUID
 
+from application.ports import FaultSettingsStore
 from domain.errors import CurrencyMismatch, InvalidAmount, LimitExceeded
 from domain.limits import DailyLimit
 from domain.money import Money
@@ -52,59 +54,122 @@ class FailureType(StrEnum):
     TIMEOUT = "TIMEOUT"
 
 
+@dataclass(frozen=True)
+class FaultSettings:
+    """One whole set of fault-injection settings: an immutable value.
+
+    ``rate`` is the exact probability that a credit is refused; ``transfer_ids``
+    always fail. Neither applies unless ``enabled``. The defaults are "off".
+    """
+
+    enabled: bool = False
+    rate: Fraction = Fraction(0)
+    failure_type: FailureType = FailureType.ERROR
+    transfer_ids: frozenset[UUID] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.rate <= 1:
+            raise ValueError("the failure rate must be between 0 and 1")
+
+    def changed(
+        self,
+        enabled: bool | None = None,
+        rate: Fraction | None = None,
+        failure_type: FailureType | None = None,
+        transfer_ids: Iterable[UUID] | None = None,
+    ) -> FaultSettings:
+        """These settings with the given ones replaced; the others stay as they are."""
+        return FaultSettings(
+            enabled=self.enabled if enabled is None else enabled,
+            rate=self.rate if rate is None else Fraction(rate),
+            failure_type=self.failure_type if failure_type is None else failure_type,
+            transfer_ids=self.transfer_ids if transfer_ids is None else frozenset(transfer_ids),
+        )
+
+
+class InMemoryFaultSettings:
+    """Settings kept in this process: enough where one process runs everything."""
+
+    def __init__(self, initial: FaultSettings | None = None) -> None:
+        self._settings = initial or FaultSettings()
+        self._lock = Lock()
+
+    def load(self) -> FaultSettings:
+        with self._lock:
+            return self._settings
+
+    def update(self, change: Callable[[FaultSettings], FaultSettings]) -> FaultSettings:
+        with self._lock:
+            self._settings = change(self._settings)
+            return self._settings
+
+
 @dataclass
 class CreditFaults:
     """Fault injection for the saga's credit step (never enabled in production).
 
-    The rate is the probability, kept exact as ``numerator/denominator``, that a
-    credit is refused; ``transfer_ids`` always fail while injection is enabled.
-    Settings change at run time (the simulation endpoints), so access is locked.
+    The settings are read from their store at every decision, never cached: with
+    a store every process shares, a change made through any API process applies
+    to the saga's very next credit. Only the random draw is local to the process.
     """
 
-    numerator: int = 0
-    denominator: int = 100
-    transfer_ids: set[UUID] = field(default_factory=set)
+    store: FaultSettingsStore = field(default_factory=InMemoryFaultSettings)
     rng: random.Random = field(default_factory=random.Random)
-    failure_type: FailureType = FailureType.ERROR
-    enabled: bool = True
     _lock: Lock = field(default_factory=Lock, repr=False)
 
     def failure_for(self, transfer_id: UUID) -> str | None:
         """The injected failure reason for this credit, or None to let it through."""
-        what = "timed out" if self.failure_type is FailureType.TIMEOUT else "failed"
-        with self._lock:
-            if not self.enabled:
-                return None
-            if transfer_id in self.transfer_ids:
-                return f"Injected fault: credit {what} (transfer listed)"
-            if self.numerator and self.rng.randrange(self.denominator) < self.numerator:
-                return f"Injected fault: credit {what} (random)"
+        settings = self.store.load()
+        if not settings.enabled:
+            return None
+        what = "timed out" if settings.failure_type is FailureType.TIMEOUT else "failed"
+        if transfer_id in settings.transfer_ids:
+            return f"Injected fault: credit {what} (transfer listed)"
+        rate = settings.rate
+        if rate and self._draw(rate.denominator) < rate.numerator:
+            return f"Injected fault: credit {what} (random)"
         return None
+
+    def settings(self) -> FaultSettings:
+        """All the settings now in force, read together."""
+        return self.store.load()
+
+    @property
+    def enabled(self) -> bool:
+        return self.store.load().enabled
 
     @property
     def rate(self) -> Fraction:
-        return Fraction(self.numerator, self.denominator)
+        return self.store.load().rate
+
+    @property
+    def failure_type(self) -> FailureType:
+        return self.store.load().failure_type
+
+    @property
+    def transfer_ids(self) -> frozenset[UUID]:
+        return self.store.load().transfer_ids
 
     def configure(
         self,
         enabled: bool | None = None,
         rate: Fraction | None = None,
         failure_type: FailureType | None = None,
-        transfer_ids: set[UUID] | None = None,
-    ) -> None:
-        """Change any of the settings at once; the others stay as they are."""
-        if rate is not None and not 0 <= rate <= 1:
-            raise ValueError("the failure rate must be between 0 and 1")
-        with self._lock:
-            if rate is not None:
-                self.numerator, self.denominator = rate.numerator, rate.denominator
-            if enabled is not None:
-                self.enabled = enabled
-            if failure_type is not None:
-                self.failure_type = failure_type
-            if transfer_ids is not None:
-                self.transfer_ids = set(transfer_ids)
+        transfer_ids: Iterable[UUID] | None = None,
+    ) -> FaultSettings:
+        """Change any of the settings at once; the others stay as they are.
 
-    def reset(self) -> None:
+        Raises ValueError, and changes nothing, for a rate outside 0..1.
+        """
+        listed = None if transfer_ids is None else frozenset(transfer_ids)
+        return self.store.update(
+            lambda current: current.changed(enabled, rate, failure_type, listed)
+        )
+
+    def reset(self) -> FaultSettings:
         """Injection off: no rate, no listed transfers."""
-        self.configure(False, Fraction(0), FailureType.ERROR, set())
+        return self.store.update(lambda _: FaultSettings())
+
+    def _draw(self, below: int) -> int:
+        with self._lock:  # one shared random source, drawn from by several threads
+            return self.rng.randrange(below)

@@ -1,6 +1,12 @@
 """What the application needs from the outside world, as protocols."""
 
-from typing import Protocol
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from application.policy import FaultSettings
 
 
 class PasswordHasher(Protocol):
@@ -9,3 +15,16 @@ class PasswordHasher(Protocol):
     def hash(self, password: str) -> str: ...
 
     def verify(self, password_hash: str, password: str) -> bool: ...
+
+
+class FaultSettingsStore(Protocol):
+    """Where the credit-fault settings are kept: this process, or a store all processes share."""
+
+    def load(self) -> FaultSettings:
+        """The settings now in force (the initial ones while none have been saved)."""
+        ...
+
+    def update(self, change: Callable[[FaultSettings], FaultSettings]) -> FaultSettings:
+        """Save ``change(current)`` as one atomic step and return it; if ``change``
+        raises, nothing is saved."""
+        ...

@@ -22,9 +22,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from pathlib import Path
 
-from application.policy import CreditFaults, Limits
+from application.policy import CreditFaults, FaultSettings, InMemoryFaultSettings, Limits
 from domain.errors import InvalidAmount
 from domain.money import Money
 from infrastructure.ratelimit import Rule
@@ -92,10 +93,15 @@ class Settings:
     def is_production(self) -> bool:
         return self.mode == "production"
 
-    def credit_faults(self) -> CreditFaults:
-        """Fault injection as configured; always off in production mode."""
+    def fault_settings(self) -> FaultSettings:
+        """The fault injection to start with, until other settings are saved; always
+        off in production mode."""
         percent = 0 if self.is_production else self.credit_failure_percent
-        return CreditFaults(numerator=percent, denominator=100, enabled=percent > 0)
+        return FaultSettings(enabled=percent > 0, rate=Fraction(percent, 100))
+
+    def credit_faults(self) -> CreditFaults:
+        """Fault injection as configured, its settings kept in this process."""
+        return CreditFaults(InMemoryFaultSettings(self.fault_settings()))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

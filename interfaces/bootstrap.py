@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from application.policy import CreditFaults
 from application.saga import Ledger, SagaRunner
 from application.service import PayFlow
+from infrastructure.fault_settings import PostgresFaultSettings
 from infrastructure.hints import HintOnCommit, RedisHints
 from infrastructure.passwords import Argon2Hasher
 from infrastructure.ratelimit import InMemoryRateLimiter, RateLimiter
@@ -43,6 +45,7 @@ class Container:
     redis: Redis | None = None  # opened and closed by the HTTP app's cleanup context
     hints: RedisHints | None = None
     probe: StoreProbe | None = None
+    shared_faults: PostgresFaultSettings | None = None  # server mode: simulation settings
 
     def share_commits(self, listen: bool) -> None:
         """With Redis: hint other processes of this one's commits, and, with ``listen``,
@@ -68,6 +71,8 @@ class Container:
         self.executor.shutdown(wait=True)
         self.projector.store.datastore.close()
         self.ledger.close()
+        if self.shared_faults is not None:
+            self.shared_faults.close()
 
 
 def rate_limiting(settings: Settings) -> tuple[RateLimiter, Redis | None]:
@@ -79,10 +84,18 @@ def rate_limiting(settings: Settings) -> tuple[RateLimiter, Redis | None]:
     return RedisRateLimiter(redis, memory, prefix=f"{settings.redis_prefix}rl:"), redis
 
 
+def credit_faults(settings: Settings) -> tuple[CreditFaults, PostgresFaultSettings | None]:
+    """Fault injection, its settings in PostgreSQL when every process must share them
+    (server mode); in this process otherwise, and always off in production mode."""
+    if settings.store != "postgres" or settings.is_production:
+        return settings.credit_faults(), None
+    shared = PostgresFaultSettings.for_settings(settings)
+    return CreditFaults(shared), shared
+
+
 def bootstrap(settings: Settings) -> Container:
-    ledger = Ledger.build(
-        env_for(settings), limits=settings.limits, faults=settings.credit_faults()
-    )
+    faults, shared_faults = credit_faults(settings)
+    ledger = Ledger.build(env_for(settings), limits=settings.limits, faults=faults)
     hasher = Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
     payflow = PayFlow(ledger.accounts, ledger.wallets, ledger.transfers, hasher)
     tokens = TokenService(
@@ -105,4 +118,5 @@ def bootstrap(settings: Settings) -> Container:
         redis=redis,
         hints=RedisHints(settings.redis_url, settings.redis_prefix) if settings.redis_url else None,
         probe=StoreProbe(settings),
+        shared_faults=shared_faults,
     )

@@ -89,7 +89,7 @@ def _run(container: Container, args: argparse.Namespace) -> int:
             "saga", lambda: _start_listening(container, container.saga.start), container.saga.stop
         ),
         "projections": lambda: _rebuild(container),
-        "init": lambda: _say("PayFlow stores are ready."),
+        "init": lambda: _init(container),
         "audit": lambda: run_audit(container, as_json=args.json),
         "balance": lambda: balance_as_of(container, args.wallet, args.as_of),
         "export": lambda: _export(container, args),
@@ -100,6 +100,14 @@ def _run(container: Container, args: argparse.Namespace) -> int:
 def _start_listening(container: Container, start: Callable[[], None]) -> None:
     container.share_commits(listen=True)
     start()
+
+
+def _init(container: Container) -> int:
+    """Building the container made the event and read-model tables; the table of the
+    shared simulation settings (server mode) is made here."""
+    if container.shared_faults is not None:
+        container.shared_faults.create_table()
+    return _say("PayFlow stores are ready.")
 
 
 def _say(message: str) -> int:

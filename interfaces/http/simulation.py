@@ -1,7 +1,11 @@
 """Fault injection for chaos tests and demos: the saga's credit step fails on demand.
 
-Outside production mode only; in production mode these routes answer 404. The
-settings live in this process (the embedded mode runs the saga here too).
+Outside production mode only; in production mode these routes answer 404. With
+the PostgreSQL store the settings are kept there, shared by every process: what
+any API process saves is what the saga process uses for its next credit, and
+what every API process shows. Otherwise they live in this process, which runs
+the saga too (the embedded mode). Reading and saving them is store I/O, so it
+runs off the event loop.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
-from application.policy import CreditFaults, FailureType
-from interfaces.http.context import container
+from application.policy import CreditFaults, FailureType, FaultSettings
+from interfaces.http.context import blocking, container
 from interfaces.http.errors import ApiError, ErrorCode
 from interfaces.http.jsonio import ok, read_json
 from interfaces.http.schemas import SimulationSchema, load
@@ -28,19 +32,19 @@ def _faults(request: web.Request) -> CreditFaults:
     return container(request).ledger.wallets.faults
 
 
-def _state(faults: CreditFaults) -> dict[str, Any]:
-    rate = faults.rate
+def _state(settings: FaultSettings) -> dict[str, Any]:
+    rate = settings.rate
     return {
-        "enabled": faults.enabled,
+        "enabled": settings.enabled,
         "failureRate": Decimal(rate.numerator) / Decimal(rate.denominator),
-        "failureType": faults.failure_type.value,
-        "failTransactionIds": sorted(public_id(TRANSACTION, t) for t in faults.transfer_ids),
+        "failureType": settings.failure_type.value,
+        "failTransactionIds": sorted(public_id(TRANSACTION, t) for t in settings.transfer_ids),
     }
 
 
 @routes.get("/ledger/simulation")
 async def simulation(request: web.Request) -> web.Response:
-    return ok(_state(_faults(request)))
+    return ok(_state(await blocking(request, _faults(request).settings)))
 
 
 @routes.post("/ledger/simulation")
@@ -60,17 +64,17 @@ async def configure_simulation(request: web.Request) -> web.Response:
         ids = set()
     rate = body.get("failure_rate")
     asks_for_faults = bool(rate) or bool(ids)  # setting a rate or ids switches it on
-    faults.configure(
+    saved = await blocking(
+        request,
+        faults.configure,
         enabled=body.get("enabled", True if asks_for_faults else None),
         rate=None if rate is None else Fraction(rate),
         failure_type=FailureType(body["failure_type"]) if "failure_type" in body else None,
         transfer_ids=ids,
     )
-    return ok(_state(faults))
+    return ok(_state(saved))
 
 
 @routes.post("/ledger/simulation/reset")
 async def reset_simulation(request: web.Request) -> web.Response:
-    faults = _faults(request)
-    faults.reset()
-    return ok(_state(faults))
+    return ok(_state(await blocking(request, _faults(request).reset)))

@@ -134,7 +134,7 @@ def test_refunds_sender_when_a_credit_failure_is_injected(
     asha, ravi = open_two_users(payflow)
     payflow.deposit(asha, rupees("50"))
     doomed = payflow.send(asha, rupees("20"), receiver_id=ravi, idempotency_key="doomed")
-    faults.transfer_ids.add(doomed.transfer.id)
+    faults.configure(enabled=True, transfer_ids={doomed.transfer.id})
     fine = payflow.send(asha, rupees("5"), receiver_id=ravi)
 
     ledger.drain()

@@ -97,7 +97,8 @@ class SagaMachine(RuleBasedStateMachine):
             self.keyed[f"{sender}-{key}"] = request
         self.transfers.add(sent.transfer.id)
         if self.fail_next_credit and not sent.replayed:
-            self.faults.transfer_ids.add(sent.transfer.id)
+            listed = self.faults.transfer_ids | {sent.transfer.id}
+            self.faults.configure(enabled=True, transfer_ids=listed)
             self.fail_next_credit = False
 
     @rule()

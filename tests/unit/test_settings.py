@@ -234,13 +234,13 @@ def test_credit_faults_are_forced_off_in_production() -> None:
         }
     )
     faults = settings.credit_faults()
-    assert faults.numerator == 0
+    assert faults.rate == 0
     assert all(faults.failure_for(uuid4()) is None for _ in range(200))
 
 
 def test_credit_faults_follow_the_setting_outside_production() -> None:
     faults = Settings.from_env({"PAYFLOW_CREDIT_FAILURE_PERCENT": "100"}).credit_faults()
-    assert (faults.numerator, faults.denominator) == (100, 100)
+    assert faults.rate == 1
     assert all(faults.failure_for(uuid4()) is not None for _ in range(200))
     assert Settings.from_env({}).credit_faults().failure_for(uuid4()) is None
 

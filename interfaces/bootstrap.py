@@ -20,6 +20,7 @@ from infrastructure.hints import HintOnCommit, RedisHints
 from infrastructure.passwords import Argon2Hasher
 from infrastructure.ratelimit import InMemoryRateLimiter, RateLimiter
 from infrastructure.redis_ratelimit import RedisRateLimiter, connect
+from infrastructure.response_cache import NoResponseCache, RedisResponseCache, ResponseCache
 from infrastructure.settings import Settings
 from infrastructure.store_probe import StoreProbe
 from infrastructure.stores import env_for, read_store_env
@@ -43,6 +44,7 @@ class Container:
     projector: Projector
     rate_limiter: RateLimiter = field(default_factory=InMemoryRateLimiter)
     redis: Redis | None = None  # opened and closed by the HTTP app's cleanup context
+    responses: ResponseCache = field(default_factory=NoResponseCache)  # on ``redis``
     hints: RedisHints | None = None
     probe: StoreProbe | None = None
     shared_faults: PostgresFaultSettings | None = None  # server mode: simulation settings
@@ -84,6 +86,13 @@ def rate_limiting(settings: Settings) -> tuple[RateLimiter, Redis | None]:
     return RedisRateLimiter(redis, memory, prefix=f"{settings.redis_prefix}rl:"), redis
 
 
+def response_cache(settings: Settings, redis: Redis | None) -> ResponseCache:
+    """Idempotent answers cached in Redis when it is configured; else none at all."""
+    if redis is None:
+        return NoResponseCache()
+    return RedisResponseCache(redis, prefix=f"{settings.redis_prefix}idem:")
+
+
 def credit_faults(settings: Settings) -> tuple[CreditFaults, PostgresFaultSettings | None]:
     """Fault injection, its settings in PostgreSQL when every process must share them
     (server mode); in this process otherwise, and always off in production mode."""
@@ -116,6 +125,7 @@ def bootstrap(settings: Settings) -> Container:
         ),
         rate_limiter=rate_limiter,
         redis=redis,
+        responses=response_cache(settings, redis),
         hints=RedisHints(settings.redis_url, settings.redis_prefix) if settings.redis_url else None,
         probe=StoreProbe(settings),
         shared_faults=shared_faults,

@@ -1,17 +1,29 @@
-"""Command routes: each one validates, calls one use case, and renders the result."""
+"""Command routes: each one validates, calls one use case, and renders the result.
+
+A command with an idempotency key is first looked up in the response cache
+(``infrastructure/response_cache.py``): a cached answer to the same request is
+sent again, marked replayed, without the store. Anything else (no entry, an
+entry for a different request, Redis down) goes to the use case, where the
+event store decides, as if there were no cache; its first answer is then cached.
+"""
 
 from __future__ import annotations
 
 import functools
+import logging
+from uuid import UUID
 
 from aiohttp import web
 
 from domain.money import Money
+from infrastructure import response_cache as cache
+from infrastructure.response_cache import CachedResponse, fingerprint
 from interfaces.http import render
 from interfaces.http.context import blocking, caller, container
 from interfaces.http.errors import ApiError, ErrorCode
 from interfaces.http.jsonio import ok, read_json
 from interfaces.http.keys import OUTCOMES
+from interfaces.http.metrics import METRICS
 from interfaces.http.schemas import (
     IDEMPOTENCY_KEY,
     DepositSchema,
@@ -21,6 +33,7 @@ from interfaces.http.schemas import (
 from interfaces.http.waiting import preferred_wait, wait_for_outcome
 from interfaces.ids import DEPOSIT, USER, MalformedId, parse_id, public_id
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 IDEMPOTENCY_HEADER = "X-Idempotency-Key"
 REPLAYED_HEADER = "X-Idempotent-Replayed"
@@ -32,6 +45,11 @@ async def deposit(request: web.Request) -> web.Response:
     body = load(DepositSchema(), await read_json(request))
     key = _idempotency_key(request, body["idempotency_key"])
     amount = Money.parse(body["amount"], body["currency"])
+    asked = fingerprint({"amount": amount.minor, "currency": amount.currency})
+    cached = await _cached(request, user_id, cache.DEPOSIT, key, asked)
+    if cached is not None:
+        data = {**cached.data, "idempotent": True}
+        return ok(data, status=cached.status, headers=_replayed(True))
     payflow = container(request).payflow
     receipt = await blocking(request, payflow.deposit, user_id, amount, key)
     data = {
@@ -40,6 +58,8 @@ async def deposit(request: web.Request) -> web.Response:
         "operationId": public_id(DEPOSIT, receipt.deposit.id),
         "idempotent": receipt.replayed,
     }
+    if not receipt.replayed:
+        await _keep(request, user_id, cache.DEPOSIT, key, CachedResponse(200, data, asked))
     return ok(data, headers=_replayed(receipt.replayed))
 
 
@@ -54,12 +74,25 @@ async def create_transaction(request: web.Request) -> web.Response:
             receiver_id = parse_id(USER, body["receiver_id"])
         except MalformedId:
             raise ApiError(404, ErrorCode.USER_NOT_FOUND, "Receiver not found") from None
+    amount = Money.parse(body["amount"], body["currency"])
+    asked = fingerprint(
+        {
+            "amount": amount.minor,
+            "currency": amount.currency,
+            "receiverId": None if receiver_id is None else str(receiver_id),
+            "receiverVpa": body.get("receiver_vpa"),
+            "description": body["description"],
+        }
+    )
+    cached = await _cached(request, user_id, cache.TRANSFER, key, asked)
+    if cached is not None:  # the first answer as it was sent; a replay never waits
+        return ok(cached.data, status=cached.status, headers=_replayed(True))
     payflow = container(request).payflow
     initiation = await blocking(
         request,
         payflow.send,
         user_id,
-        Money.parse(body["amount"], body["currency"]),
+        amount,
         receiver_id=receiver_id,
         receiver_vpa=body.get("receiver_vpa"),
         description=body["description"],
@@ -71,7 +104,39 @@ async def create_transaction(request: web.Request) -> web.Response:
         reload = functools.partial(blocking, request, payflow.transfer_for, user_id, transfer.id)
         transfer = await wait_for_outcome(request.app[OUTCOMES], transfer.id, wait, reload)
         headers["Preference-Applied"] = f"wait={wait}"
-    return ok({"transaction": render.transfer(transfer)}, status=201, headers=headers)
+    data = {"transaction": render.transfer(transfer)}
+    if not initiation.replayed:
+        await _keep(request, user_id, cache.TRANSFER, key, CachedResponse(201, data, asked))
+    return ok(data, status=201, headers=headers)
+
+
+async def _cached(
+    request: web.Request, user_id: UUID, command: str, key: str | None, asked: str
+) -> CachedResponse | None:
+    """The cached answer to this very request, if there is one."""
+    if key is None:
+        return None
+    cached = await container(request).responses.get(user_id, command, key)
+    if cached is None:
+        result = "miss"
+    elif cached.fingerprint != asked:
+        result, cached = "mismatch", None  # the store decides what a reused key means
+    else:
+        result = "hit"
+    request.app[METRICS].cached_answers.labels(command, result).inc()
+    return cached
+
+
+async def _keep(
+    request: web.Request, user_id: UUID, command: str, key: str | None, answer: CachedResponse
+) -> None:
+    """Cache a first answer; the command is committed already, so nothing here fails it."""
+    if key is None:
+        return
+    try:
+        await container(request).responses.put(user_id, command, key, answer)
+    except Exception:
+        log.exception("could not cache the answer to a %s", command)
 
 
 def _idempotency_key(request: web.Request, from_body: str | None) -> str | None:

@@ -37,6 +37,12 @@ class HttpMetrics:
             ["method", "route", "status"],
             registry=self.registry,
         )
+        self.cached_answers = Counter(
+            "payflow_idempotent_cache_lookups",
+            "Lookups of cached idempotent answers, by command and result (hit, miss, mismatch).",
+            ["command", "result"],
+            registry=self.registry,
+        )
 
     def observe(self, request: web.Request, status: int, seconds: float) -> None:
         method = request.method if request.method in _METHODS else "OTHER"

@@ -38,8 +38,11 @@ def env_for(settings: Settings) -> EnvFor:
                 "POSTGRES_PASSWORD": pg.password,
                 "POSTGRES_SCHEMA": pg.schema,
                 "POSTGRES_CONNECT_TIMEOUT": "2",
-                "POSTGRES_POOL_SIZE": "5",
-                "POSTGRES_MAX_OVERFLOW": "10",
+                # One connection kept per application, up to 15 under load: a server-mode
+                # deployment runs several processes of four applications each, and
+                # PostgreSQL's default max_connections is 100.
+                "POSTGRES_POOL_SIZE": "1",
+                "POSTGRES_MAX_OVERFLOW": "14",
             }
         else:
             env["PERSISTENCE_MODULE"] = "eventsourcing.popo"

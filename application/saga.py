@@ -11,12 +11,15 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from uuid import UUID
 
 from application.accounts import Accounts
 from application.base import LedgerProcess, Wakeup
 from application.policy import CreditFaults, Limits
 from application.transfers import Transfers
 from application.wallets import Wallets
+from application.webhooks import WebhookRules, Webhooks
+from domain.transfer import Transfer
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +28,13 @@ EnvFor = Callable[[str], Mapping[str, str]]
 
 @dataclass
 class Ledger:
-    """The three applications of one deployment, following each other."""
+    """The applications of one deployment: the saga's two follow each other, and
+    Webhooks follows Transfers to schedule what the parties are told."""
 
     accounts: Accounts
     wallets: Wallets
     transfers: Transfers
+    webhooks: Webhooks
 
     @classmethod
     def build(
@@ -37,19 +42,34 @@ class Ledger:
         env_for: EnvFor,
         limits: Limits | None = None,
         faults: CreditFaults | None = None,
+        webhook_rules: WebhookRules | None = None,
     ) -> Ledger:
         """Construct the applications on the stores ``env_for(app_name)`` describes."""
         accounts = Accounts(env=env_for(Accounts.name))
         wallets = Wallets(env=env_for(Wallets.name), limits=limits, faults=faults)
         transfers = Transfers(env=env_for(Transfers.name))
+
+        def transfer_at(transfer_id: UUID, version: int) -> Transfer:
+            transfer: Transfer = transfers.repository.get(transfer_id, version=version)
+            return transfer
+
+        webhooks = Webhooks(
+            env=env_for(Webhooks.name), transfer_at=transfer_at, rules=webhook_rules
+        )
         wallets.follow(transfers.name, transfers.notification_log)
         transfers.follow(wallets.name, wallets.notification_log)
-        return cls(accounts, wallets, transfers)
+        webhooks.follow(transfers.name, transfers.notification_log)
+        return cls(accounts, wallets, transfers, webhooks)
 
     @property
     def followers(self) -> list[tuple[LedgerProcess, LedgerProcess]]:
         """(follower, leader) pairs: each saga step is one follower processing."""
         return [(self.wallets, self.transfers), (self.transfers, self.wallets)]
+
+    @property
+    def notifiers(self) -> list[tuple[LedgerProcess, LedgerProcess]]:
+        """(follower, leader) pairs of the webhook dispatcher's side."""
+        return [(self.webhooks, self.transfers)]
 
     def positions(self) -> tuple[int, int]:
         """How far each follower has processed its leader's log."""
@@ -68,7 +88,7 @@ class Ledger:
                 return
 
     def close(self) -> None:
-        for app in (self.accounts, self.wallets, self.transfers):
+        for app in (self.accounts, self.wallets, self.transfers, self.webhooks):
             app.close()
 
 
@@ -78,12 +98,17 @@ class SagaRunner:
 
     ledger: Ledger
     poll_interval: float = 1.0
+    pairs: list[tuple[LedgerProcess, LedgerProcess]] | None = None  # default: the saga's
     _stopping: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _wakes: list[threading.Event] = field(default_factory=list)
 
+    @property
+    def followers(self) -> list[tuple[LedgerProcess, LedgerProcess]]:
+        return self.ledger.followers if self.pairs is None else self.pairs
+
     def start(self) -> None:
-        for follower, leader in self.ledger.followers:
+        for follower, leader in self.followers:
             wake = threading.Event()
             self._wakes.append(wake)
             leader.lead(Wakeup(wake.set))
@@ -98,7 +123,7 @@ class SagaRunner:
 
     def wake(self, leader_name: str) -> None:
         """Another process committed to ``leader_name``'s log: look now, not at the next poll."""
-        for (_, leader), wake in zip(self.ledger.followers, self._wakes, strict=False):
+        for (_, leader), wake in zip(self.followers, self._wakes, strict=False):
             if leader.name == leader_name:
                 wake.set()
 

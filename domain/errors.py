@@ -82,6 +82,26 @@ class TransferNotFound(NotFound):
     """No transfer with that id."""
 
 
+class WebhookNotFound(NotFound):
+    """No webhook with that id belongs to the caller."""
+
+
+class DeliveryNotFound(NotFound):
+    """No webhook delivery with that id (for that caller)."""
+
+
+class WebhookExists(PayFlowError):
+    """The caller already has a webhook for that URL."""
+
+
+class WebhookLimitReached(PayFlowError):
+    """The caller has as many webhooks as one user may have."""
+
+
+class DeliveryPending(PayFlowError):
+    """A redelivery was asked for while the delivery is still being attempted."""
+
+
 class Forbidden(PayFlowError):
     """The caller is not a party to the thing asked for."""
 

@@ -14,6 +14,7 @@ import redis
 
 from application.policy import CreditFaults, Limits
 from application.saga import Ledger
+from application.webhooks import WebhookRules
 from infrastructure.redis_ratelimit import connect
 from infrastructure.settings import Settings
 from infrastructure.stores import env_for
@@ -126,8 +127,14 @@ def ledger_factory(store_settings: Settings) -> Iterator[LedgerFactory]:
     """Builds ledgers over one store; on a persistent store a second build is a restart."""
     built: list[Ledger] = []
 
-    def build(limits: Limits | None = None, faults: CreditFaults | None = None) -> Ledger:
-        ledger = Ledger.build(env_for(store_settings), limits=limits, faults=faults)
+    def build(
+        limits: Limits | None = None,
+        faults: CreditFaults | None = None,
+        webhook_rules: WebhookRules | None = None,
+    ) -> Ledger:
+        ledger = Ledger.build(
+            env_for(store_settings), limits=limits, faults=faults, webhook_rules=webhook_rules
+        )
         built.append(ledger)
         return ledger
 

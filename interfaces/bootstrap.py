@@ -121,7 +121,8 @@ def bootstrap(settings: Settings) -> Container:
             max_workers=settings.worker_threads, thread_name_prefix="payflow-io"
         ),
         projector=Projector(
-            open_read_store(read_store_env(settings)), [ledger.transfers, ledger.wallets]
+            open_read_store(read_store_env(settings)),
+            [ledger.transfers, ledger.wallets, ledger.webhooks],
         ),
         rate_limiter=rate_limiter,
         redis=redis,

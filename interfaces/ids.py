@@ -9,6 +9,8 @@ USER = "user"
 WALLET = "wallet"
 TRANSACTION = "txn"
 DEPOSIT = "dep"
+WEBHOOK = "whk"
+DELIVERY = "dlv"
 
 _PUBLIC_ID = re.compile(r"^([a-z]+)_([0-9a-f]{32})$")
 

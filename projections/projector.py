@@ -1,4 +1,4 @@
-"""Events to read-model rows: what each event of the two logs changes in the tables.
+"""Events to read-model rows: what each event of the three logs changes in the tables.
 
 Pure translation: each function returns the statements for one event; the
 runner commits a batch of them with one tracking record.
@@ -12,6 +12,7 @@ from typing import Any
 
 from domain.transfer import Transfer, TransferStatus
 from domain.wallet import Wallet
+from domain.webhook import Delivery, DeliveryStatus
 from projections.store import Write
 
 
@@ -214,3 +215,105 @@ def _unfrozen(event: Wallet.Unfrozen, position: int) -> list[Write]:
 @writes_for.register
 def _closed(event: Wallet.Closed, position: int) -> list[Write]:
     return _flag(event, position, "is_closed", True)
+
+
+# Webhook deliveries ----------------------------------------------------------------
+
+
+def _delivery_event(name: str) -> type[Any]:
+    """A ``Delivery`` event class; they are made by the ``@event`` decorators."""
+    kind: type[Any] = getattr(Delivery, name)
+    return kind
+
+
+def _stamp_or_none(moment: datetime | None) -> str | None:
+    return None if moment is None else stamp(moment)
+
+
+@writes_for.register(_delivery_event("Scheduled"))
+def _scheduled(event: Any, position: int) -> list[Write]:
+    sql = (
+        "INSERT INTO {t}webhook_deliveries (delivery_id, webhook_id, owner_id, event, "
+        "transfer_id, status, attempts, last_status_code, last_error, next_attempt_at, "
+        "created_at, updated_at, position) VALUES (:delivery_id, :webhook_id, :owner_id, "
+        ":event, :transfer_id, :status, 0, NULL, NULL, :next_attempt_at, :at, :at, :position)"
+    )
+    params = {
+        "delivery_id": event.originator_id.hex,
+        "webhook_id": event.webhook_id.hex,
+        "owner_id": event.owner_id.hex,
+        "event": event.event_type,
+        "transfer_id": event.transfer_id.hex,
+        "status": DeliveryStatus.PENDING.value,
+        "next_attempt_at": _stamp_or_none(event.due_at),
+        "at": stamp(event.timestamp),
+        "position": position,
+    }
+    return [Write(sql, params)]
+
+
+def _delivery(event: Any, position: int, **columns: Any) -> Write:
+    assignments = "".join(f", {name} = :{name}" for name in columns)
+    sql = (
+        f"UPDATE {{t}}webhook_deliveries SET updated_at = :at, position = :position"
+        f"{assignments} WHERE delivery_id = :delivery_id"
+    )
+    params = {
+        "at": stamp(event.timestamp),
+        "position": position,
+        "delivery_id": event.originator_id.hex,
+        **columns,
+    }
+    return Write(sql, params)
+
+
+@writes_for.register(_delivery_event("Attempted"))
+def _attempted(event: Any, position: int) -> list[Write]:
+    """The attempt's row, and the delivery as the aggregate then stands."""
+    columns: dict[str, Any] = {
+        "attempts": event.number,
+        "last_status_code": event.status_code,
+        "last_error": None if event.delivered else event.error,
+        "next_attempt_at": _stamp_or_none(event.next_attempt_at),
+    }
+    if event.delivered:
+        columns["status"] = DeliveryStatus.DELIVERED.value
+    elif event.next_attempt_at is None:
+        columns["status"] = DeliveryStatus.DEAD.value
+    attempt = Write(
+        "INSERT INTO {t}webhook_attempts (delivery_id, attempt, status_code, latency_ms, "
+        "error, delivered, attempted_at) VALUES (:delivery_id, :attempt, :status_code, "
+        ":latency_ms, :error, :delivered, :attempted_at)",
+        {
+            "delivery_id": event.originator_id.hex,
+            "attempt": event.number,
+            "status_code": event.status_code,
+            "latency_ms": event.latency_ms,
+            "error": event.error,
+            "delivered": bool(event.delivered),
+            "attempted_at": stamp(event.at),
+        },
+    )
+    return [_delivery(event, position, **columns), attempt]
+
+
+@writes_for.register(_delivery_event("Abandoned"))
+def _abandoned(event: Any, position: int) -> list[Write]:
+    return [
+        _delivery(
+            event,
+            position,
+            status=DeliveryStatus.DEAD.value,
+            next_attempt_at=None,
+            last_error=event.reason,
+        )
+    ]
+
+
+@writes_for.register(_delivery_event("Redelivering"))
+def _redelivering(event: Any, position: int) -> list[Write]:
+    return [
+        _delivery(
+            event, position, status=DeliveryStatus.PENDING.value, next_attempt_at=stamp(event.at)
+        )
+    ]

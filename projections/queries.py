@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from domain.money import Money
 from domain.transfer import TransferStatus
+from domain.webhook import DeliveryStatus
 from projections.projector import stamp
 from projections.store import ReadStore
 
@@ -265,3 +266,117 @@ def wallet_row(store: ReadStore, wallet_id: UUID) -> WalletRow | None:
         created_on=opened,
         modified_on=updated,
     )
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    """One attempt to deliver, as the read model holds it."""
+
+    number: int
+    status_code: int | None
+    latency_ms: int
+    error: str | None
+    delivered: bool
+    attempted_at: datetime
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """A webhook delivery as the read model holds it, with every attempt, oldest first."""
+
+    id: UUID
+    webhook_id: UUID
+    owner_id: UUID
+    event: str
+    transfer_id: UUID
+    status: DeliveryStatus
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    attempt_log: tuple[AttemptRow, ...] = ()
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> DeliveryRow:
+        created, updated = _moment(row["created_at"]), _moment(row["updated_at"])
+        assert created is not None
+        assert updated is not None
+        return cls(
+            id=UUID(row["delivery_id"]),
+            webhook_id=UUID(row["webhook_id"]),
+            owner_id=UUID(row["owner_id"]),
+            event=row["event"],
+            transfer_id=UUID(row["transfer_id"]),
+            status=DeliveryStatus(row["status"]),
+            attempts=int(row["attempts"]),
+            last_status_code=_integer(row["last_status_code"]),
+            last_error=row["last_error"],
+            next_attempt_at=_moment(row["next_attempt_at"]),
+            created_at=created,
+            updated_at=updated,
+        )
+
+
+@dataclass
+class DeliveryPage:
+    deliveries: list[DeliveryRow]
+    total: int
+    has_more: bool
+
+
+def deliveries_of(
+    store: ReadStore,
+    webhook_id: UUID,
+    status: DeliveryStatus | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> DeliveryPage:
+    """A webhook's deliveries, newest first, each with its attempts.
+
+    One page of deliveries and their attempts are read by one statement, so a
+    delivery's attempts always agree with its ``attempts`` count.
+    """
+    where, params = "webhook_id = :webhook_id", {"webhook_id": webhook_id.hex}
+    if status is not None:
+        where, params = f"{where} AND status = :status", params | {"status": status.value}
+    total = store.select(f"SELECT COUNT(*) AS n FROM {{t}}webhook_deliveries WHERE {where}", params)
+    rows = store.select(
+        "SELECT d.*, a.attempt, a.status_code AS attempt_status_code, a.latency_ms, "
+        "a.error AS attempt_error, a.delivered, a.attempted_at "
+        f"FROM (SELECT * FROM {{t}}webhook_deliveries WHERE {where} "
+        "ORDER BY created_at DESC, delivery_id DESC LIMIT :limit OFFSET :offset) d "
+        "LEFT JOIN {t}webhook_attempts a ON a.delivery_id = d.delivery_id "
+        "ORDER BY d.created_at DESC, d.delivery_id DESC, a.attempt",
+        params | {"limit": limit + 1, "offset": offset},
+    )
+    deliveries: dict[str, DeliveryRow] = {}
+    attempts: dict[str, list[AttemptRow]] = {}
+    for row in rows:
+        key = row["delivery_id"]
+        if key not in deliveries:
+            deliveries[key], attempts[key] = DeliveryRow.from_row(row), []
+        if row["attempt"] is not None:
+            attempts[key].append(_attempt(row))
+    page = [
+        replace(delivery, attempt_log=tuple(attempts[key])) for key, delivery in deliveries.items()
+    ]
+    return DeliveryPage(page[:limit], int(total[0]["n"]), has_more=len(page) > limit)
+
+
+def _attempt(row: dict[str, Any]) -> AttemptRow:
+    attempted = _moment(row["attempted_at"])
+    assert attempted is not None
+    return AttemptRow(
+        number=int(row["attempt"]),
+        status_code=_integer(row["attempt_status_code"]),
+        latency_ms=int(row["latency_ms"]),
+        error=row["attempt_error"],
+        delivered=bool(row["delivered"]),
+        attempted_at=attempted,
+    )
+
+
+def _integer(value: Any) -> int | None:
+    return None if value is None else int(value)

@@ -1,8 +1,8 @@
-"""The projector: follows the Transfers and Wallets logs into the read store.
+"""The projector: follows the Transfers, Wallets and Webhooks logs into the read store.
 
 It pulls a page of notifications, turns them into row changes, and commits the
 page with one tracking record (batch, then fsync once). In one process a commit
-to either log wakes it at once; polling is only the safety net.
+to any of them wakes it at once; polling is only the safety net.
 """
 
 from __future__ import annotations

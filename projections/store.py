@@ -71,12 +71,44 @@ TABLES = (
         deposited_at TEXT NOT NULL,
         position BIGINT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS {n}deposits_by_owner ON {t}deposits (owner_id, deposited_at)",
+    """CREATE TABLE IF NOT EXISTS {t}webhook_deliveries (
+        delivery_id TEXT PRIMARY KEY,
+        webhook_id TEXT NOT NULL,
+        owner_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        transfer_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_status_code INTEGER,
+        last_error TEXT,
+        next_attempt_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        position BIGINT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS {n}webhook_deliveries_by_webhook "
+    "ON {t}webhook_deliveries (webhook_id, created_at)",
+    """CREATE TABLE IF NOT EXISTS {t}webhook_attempts (
+        delivery_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        status_code INTEGER,
+        latency_ms INTEGER NOT NULL,
+        error TEXT,
+        delivered BOOLEAN NOT NULL,
+        attempted_at TEXT NOT NULL,
+        PRIMARY KEY (delivery_id, attempt))""",
     """{create_view} {t}daily_volumes AS
         SELECT substr(initiated_at, 1, 10) AS day, status, currency,
                COUNT(*) AS transfers, SUM(amount) AS amount
         FROM {t}transfers GROUP BY substr(initiated_at, 1, 10), status, currency""",
 )
-READ_TABLES = ("transfers", "wallets", "movements", "deposits")
+READ_TABLES = (
+    "transfers",
+    "wallets",
+    "movements",
+    "deposits",
+    "webhook_deliveries",
+    "webhook_attempts",
+)
 
 
 @dataclass(frozen=True)

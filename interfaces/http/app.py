@@ -10,7 +10,16 @@ from aiohttp import web
 
 from infrastructure.redis_ratelimit import answers
 from interfaces.bootstrap import Container
-from interfaces.http import auth_routes, commands, docs, listings, metrics, queries, simulation
+from interfaces.http import (
+    auth_routes,
+    commands,
+    docs,
+    listings,
+    metrics,
+    queries,
+    simulation,
+    webhooks,
+)
 from interfaces.http.consistency import position_middleware
 from interfaces.http.errors import envelope_middleware, store_guard_middleware
 from interfaces.http.keys import CONTAINER, OUTCOMES
@@ -41,6 +50,7 @@ def create_app(container: Container, run_workers: bool = True) -> web.Applicatio
     app.add_routes(queries.routes)
     app.add_routes(listings.routes)
     app.add_routes(simulation.routes)
+    app.add_routes(webhooks.routes)
     app.add_routes(metrics.routes)
     docs.install(app)  # last: documents every route added above
 

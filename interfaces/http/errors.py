@@ -45,6 +45,7 @@ class ErrorCode(IntEnum):
     TRANSACTION_NOT_FOUND = 3004
     SELF_TRANSFER = 3005
     DUPLICATE_TRANSACTION = 3006
+    WEBHOOK_NOT_FOUND = 3007
     USER_ALREADY_EXISTS = 3008
     RESOURCE_NOT_FOUND = 3010
     LIMIT_EXCEEDED = 3011
@@ -53,6 +54,8 @@ class ErrorCode(IntEnum):
     CURRENCY_MISMATCH = 3015
     WALLET_INACTIVE = 3016
     WALLET_NOT_EMPTY = 3017
+    WEBHOOK_ALREADY_EXISTS = 3018
+    DELIVERY_PENDING = 3019
     RATE_LIMIT_EXCEEDED = 4001
     TOO_MANY_LOGIN_ATTEMPTS = 4002
     TOO_MANY_TRANSACTIONS = 4003
@@ -95,9 +98,14 @@ _DOMAIN_ERRORS: list[tuple[type[Exception], int, ErrorCode]] = [
     (domain.UserAlreadyExists, 409, ErrorCode.USER_ALREADY_EXISTS),
     (domain.InvalidCredentials, 401, ErrorCode.INVALID_CREDENTIALS),
     (domain.IdempotencyConflict, 409, ErrorCode.DUPLICATE_TRANSACTION),
+    (domain.WebhookExists, 409, ErrorCode.WEBHOOK_ALREADY_EXISTS),
+    (domain.WebhookLimitReached, 400, ErrorCode.LIMIT_EXCEEDED),
+    (domain.DeliveryPending, 409, ErrorCode.DELIVERY_PENDING),
     (domain.UserNotFound, 404, ErrorCode.USER_NOT_FOUND),
     (domain.WalletNotFound, 404, ErrorCode.WALLET_NOT_FOUND),
     (domain.TransferNotFound, 404, ErrorCode.TRANSACTION_NOT_FOUND),
+    (domain.WebhookNotFound, 404, ErrorCode.WEBHOOK_NOT_FOUND),
+    (domain.DeliveryNotFound, 404, ErrorCode.RESOURCE_NOT_FOUND),
     (domain.NotFound, 404, ErrorCode.RESOURCE_NOT_FOUND),
     (domain.Forbidden, 403, ErrorCode.FORBIDDEN),
     (domain.SessionInvalid, 401, ErrorCode.INVALID_TOKEN),

@@ -35,6 +35,9 @@ PREFER_HEADER = {
     "description": "wait=N (seconds, at most 10): answer once the transfer has finished.",
 }
 
+WEBHOOK_ID = {"in": "path", "name": "id", "required": True, "schema": {"type": "string"}}
+DELIVERY_ID = {"in": "path", "name": "deliveryId", "required": True, "schema": {"type": "string"}}
+
 
 @dataclass(frozen=True)
 class Operation:
@@ -216,6 +219,62 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         auth=True,
         errors=(401, 403, 404),
         parameters=({"in": "path", "name": "id", "required": True, "schema": {"type": "string"}},),
+    ),
+    ("POST", "/webhooks"): Operation(
+        "Subscribe an endpoint to events of your transfers; the answer shows its secret, once",
+        "Webhooks",
+        (201, out.NewWebhookData),
+        body=inp.WebhookSchema,
+        auth=True,
+        errors=(400, 401, 409, 413, 415),
+    ),
+    ("GET", "/webhooks"): Operation(
+        "Your webhook endpoints, newest first",
+        "Webhooks",
+        (200, out.WebhookListOut),
+        auth=True,
+        errors=(401,),
+    ),
+    ("GET", "/webhooks/{id}"): Operation(
+        "One of your webhook endpoints",
+        "Webhooks",
+        (200, out.WebhookData),
+        auth=True,
+        errors=(401, 404),
+        parameters=(WEBHOOK_ID,),
+    ),
+    ("PATCH", "/webhooks/{id}"): Operation(
+        "Change an endpoint's URL or events, pause it, or enable it again (isActive)",
+        "Webhooks",
+        (200, out.WebhookData),
+        body=inp.WebhookChangeSchema,
+        auth=True,
+        errors=(400, 401, 404, 409, 413, 415),
+        parameters=(WEBHOOK_ID,),
+    ),
+    ("DELETE", "/webhooks/{id}"): Operation(
+        "Delete an endpoint; nothing more is delivered to it",
+        "Webhooks",
+        (200, out.MessageOut),
+        auth=True,
+        errors=(401, 404),
+        parameters=(WEBHOOK_ID,),
+    ),
+    ("GET", "/webhooks/{id}/logs"): Operation(
+        "An endpoint's deliveries, newest first, with every attempt",
+        "Webhooks",
+        (200, out.DeliveryLogListOut),
+        auth=True,
+        errors=(400, 401, 404),
+        parameters=(WEBHOOK_ID, {"in": "query", "schema": inp.DeliveryLogQuerySchema}),
+    ),
+    ("POST", "/webhooks/{id}/deliveries/{deliveryId}/redeliver"): Operation(
+        "Attempt a finished (delivered or dead-lettered) delivery again",
+        "Webhooks",
+        (202, out.DeliveryData),
+        auth=True,
+        errors=(401, 404, 409),
+        parameters=(WEBHOOK_ID, DELIVERY_ID),
     ),
 }
 

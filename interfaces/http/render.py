@@ -1,4 +1,4 @@
-"""How users, wallets and transfers look on the wire."""
+"""How users, wallets, transfers and webhooks look on the wire."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from uuid import UUID
 from domain.money import Money
 from domain.transfer import TransferStatus
 from domain.user import User
+from domain.webhook import Delivery, Webhook
 from infrastructure.tokens import TokenPair
-from interfaces.ids import DEPOSIT, TRANSACTION, USER, WALLET, public_id
-from projections.queries import Movement
+from interfaces.ids import DELIVERY, DEPOSIT, TRANSACTION, USER, WALLET, WEBHOOK, public_id
+from projections.queries import AttemptRow, DeliveryRow, Movement
 
 
 def amount(money: Money) -> Decimal:
@@ -128,4 +129,62 @@ def movement(m: Movement) -> dict[str, Any]:
             else public_id(WALLET, m.counterparty_wallet_id)
         ),
         "createdAt": timestamp(m.occurred_at),
+    }
+
+
+def webhook(w: Webhook) -> dict[str, Any]:
+    """An endpoint, without its secret (only the answer that creates it shows that)."""
+    return {
+        "webhookId": public_id(WEBHOOK, w.id),
+        "url": w.url,
+        "events": list(w.events),
+        "isActive": w.is_active,
+        "failureCount": w.failure_count,
+        "lastDeliveryAt": timestamp(w.last_delivery_at),
+        "createdAt": timestamp(w.created_on),
+        "updatedAt": timestamp(w.modified_on),
+        "disabledReason": w.disabled_reason,
+    }
+
+
+def delivery(d: Delivery) -> dict[str, Any]:
+    return {
+        "deliveryId": public_id(DELIVERY, d.id),
+        "webhookId": public_id(WEBHOOK, d.webhook_id),
+        "event": d.event_type,
+        "transactionId": public_id(TRANSACTION, d.transfer_id),
+        "status": d.status.value,
+        "attempts": d.attempts,
+        "lastError": d.last_error,
+        "nextAttemptAt": timestamp(d.next_attempt_at),
+        "createdAt": timestamp(d.created_on),
+        "updatedAt": timestamp(d.modified_on),
+    }
+
+
+def delivery_log(row: DeliveryRow) -> dict[str, Any]:
+    """One entry of a webhook's delivery log, with every attempt, oldest first."""
+    return {
+        "deliveryId": public_id(DELIVERY, row.id),
+        "event": row.event,
+        "transactionId": public_id(TRANSACTION, row.transfer_id),
+        "status": row.status.value,
+        "attempts": row.attempts,
+        "lastStatusCode": row.last_status_code,
+        "lastError": row.last_error,
+        "nextAttemptAt": timestamp(row.next_attempt_at),
+        "createdAt": timestamp(row.created_at),
+        "updatedAt": timestamp(row.updated_at),
+        "attemptsDetail": [attempt(a) for a in row.attempt_log],
+    }
+
+
+def attempt(a: AttemptRow) -> dict[str, Any]:
+    return {
+        "attempt": a.number,
+        "statusCode": a.status_code,
+        "latencyMs": a.latency_ms,
+        "error": a.error,
+        "delivered": a.delivered,
+        "attemptedAt": timestamp(a.attempted_at),
     }

@@ -11,6 +11,7 @@ import functools
 from marshmallow import Schema, fields, validate
 
 from domain.transfer import TransferStatus
+from domain.webhook import DeliveryStatus, WebhookEvent
 
 
 class Amount(fields.Decimal):
@@ -185,3 +186,89 @@ class BalanceAsOfOut(Schema):
     balance = Amount(required=True)
     currency = fields.Str(required=True)
     asOf = fields.DateTime(required=True)
+
+
+EVENT = validate.OneOf([e.value for e in WebhookEvent])
+DELIVERY_STATUS = validate.OneOf([s.value for s in DeliveryStatus])
+
+
+class WebhookOut(Schema):
+    webhookId = fields.Str(required=True)
+    url = fields.Str(required=True)
+    events = fields.List(fields.Str(validate=EVENT), required=True)
+    isActive = fields.Bool(required=True)
+    failureCount = fields.Int(required=True)
+    lastDeliveryAt = fields.DateTime(required=True, allow_none=True)
+    createdAt = fields.DateTime(required=True)
+    updatedAt = fields.DateTime(required=True)
+    disabledReason = fields.Str(required=True, allow_none=True)
+
+
+class NewWebhookOut(WebhookOut):
+    """A webhook as its creation answers it: the only answer that shows its secret."""
+
+    secret = fields.Str(required=True)
+
+
+class NewWebhookData(Schema):
+    webhook = fields.Nested(NewWebhookOut, required=True)
+
+
+class WebhookData(Schema):
+    webhook = fields.Nested(WebhookOut, required=True)
+
+
+class WebhookListOut(Schema):
+    webhooks = fields.List(fields.Nested(WebhookOut), required=True)
+
+
+class AttemptOut(Schema):
+    attempt = fields.Int(required=True)
+    statusCode = fields.Int(required=True, allow_none=True)
+    latencyMs = fields.Int(required=True)
+    error = fields.Str(required=True, allow_none=True)
+    delivered = fields.Bool(required=True)
+    attemptedAt = fields.DateTime(required=True)
+
+
+class DeliveryLogOut(Schema):
+    deliveryId = fields.Str(required=True)
+    event = fields.Str(required=True, validate=EVENT)
+    transactionId = fields.Str(required=True)
+    status = fields.Str(required=True, validate=DELIVERY_STATUS)
+    attempts = fields.Int(required=True)
+    lastStatusCode = fields.Int(required=True, allow_none=True)
+    lastError = fields.Str(required=True, allow_none=True)
+    nextAttemptAt = fields.DateTime(required=True, allow_none=True)
+    createdAt = fields.DateTime(required=True)
+    updatedAt = fields.DateTime(required=True)
+    attemptsDetail = fields.List(fields.Nested(AttemptOut), required=True)
+
+
+class OffsetPaginationOut(Schema):
+    total = fields.Int(required=True)
+    limit = fields.Int(required=True)
+    offset = fields.Int(required=True)
+    hasMore = fields.Bool(required=True)
+
+
+class DeliveryLogListOut(Schema):
+    logs = fields.List(fields.Nested(DeliveryLogOut), required=True)
+    pagination = fields.Nested(OffsetPaginationOut, required=True)
+
+
+class DeliveryOut(Schema):
+    deliveryId = fields.Str(required=True)
+    webhookId = fields.Str(required=True)
+    event = fields.Str(required=True, validate=EVENT)
+    transactionId = fields.Str(required=True)
+    status = fields.Str(required=True, validate=DELIVERY_STATUS)
+    attempts = fields.Int(required=True)
+    lastError = fields.Str(required=True, allow_none=True)
+    nextAttemptAt = fields.DateTime(required=True, allow_none=True)
+    createdAt = fields.DateTime(required=True)
+    updatedAt = fields.DateTime(required=True)
+
+
+class DeliveryData(Schema):
+    delivery = fields.Nested(DeliveryOut, required=True)

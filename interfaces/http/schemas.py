@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -9,6 +10,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from domain.errors import InvalidAmount
 from domain.money import Money
+from domain.webhook import DeliveryStatus, WebhookEvent
+from infrastructure.webhooks.targets import MAX_URL_LENGTH
 from interfaces.http.errors import ApiError, ErrorCode
 
 IDEMPOTENCY_KEY = validate.Regexp(
@@ -186,3 +189,67 @@ class SimulationSchema(Schema):
 
 class BalanceQuerySchema(Schema):
     as_of = fields.AwareDateTime(data_key="asOf")
+
+
+class WholeMatch(validate.Regexp):
+    """A ``Regexp`` the whole value must match (``$`` alone lets a final newline by)."""
+
+    def __init__(self, regex: str, *, error: str) -> None:
+        super().__init__(regex, error=error)
+        self.whole = re.compile(regex)
+
+    def __call__(self, value: Any) -> Any:
+        if not isinstance(value, str) or self.whole.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+def _webhook_url(required: bool = False) -> fields.Str:
+    """Checked further by ``check_target`` once loaded (scheme, host, address)."""
+    return fields.Str(required=required, validate=validate.Length(min=1, max=MAX_URL_LENGTH))
+
+
+def _webhook_events(required: bool = False) -> fields.List[str]:
+    """At least one event type; a repeated one counts once."""
+    return fields.List(
+        fields.Str(validate=validate.OneOf([e.value for e in WebhookEvent])),
+        required=required,
+        validate=validate.Length(min=1, max=100),
+    )
+
+
+class WebhookSchema(Schema):
+    url = _webhook_url(required=True)
+    events = _webhook_events(required=True)
+    secret = fields.Str(
+        validate=[
+            validate.Length(min=16, max=128),
+            WholeMatch(r"^[\x20-\x7e]+$", error="must be printable ASCII characters"),
+        ]
+    )
+
+
+class JsonBool(fields.Boolean):
+    """``true`` or ``false`` only: not ``1``, ``0`` or ``"yes"`` (``1 in {True}`` holds)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class WebhookChangeSchema(Schema):
+    url = _webhook_url()
+    events = _webhook_events()
+    is_active = JsonBool(data_key="isActive")
+
+    @validates_schema
+    def something(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ValidationError("give at least one of url, events or isActive")
+
+
+class DeliveryLogQuerySchema(ReadQuerySchema):
+    limit = fields.Int(load_default=20, validate=validate.Range(min=1, max=100))
+    offset = fields.Int(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+    status = fields.Str(validate=validate.OneOf([s.value for s in DeliveryStatus]))

@@ -6,9 +6,11 @@ generated requests, valid and invalid, with a fixed seed. Every answer must be
 no 5xx, with a documented status code, content type and body schema.
 
 Most cases are signed in as a user with money, and some of their generated
-values are swapped for real ones (a receiver, a transaction, credentials), so
-that success paths run too; one case in four keeps whatever auth schemathesis
-generated, usually none or a bogus token.
+values are swapped for real ones (a receiver, a transaction, a webhook,
+credentials), so that success paths run too; one case in four keeps whatever
+auth schemathesis generated, usually none or a bogus token. The world holds a
+webhook of each user and a dead-lettered delivery of Asha's, scheduled and
+attempted in the server's process as the Webhooks process and the dispatcher would.
 
 schemathesis leaves out the operation that serves the document it loaded
 (GET /api-docs.json); tests/http/test_openapi.py covers that one.
@@ -30,6 +32,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from application.webhooks import AttemptOutcome
+from interfaces.http.keys import CONTAINER
+from interfaces.ids import DELIVERY, parse_id
 from tests.fuzz.conftest import Server, Tally
 
 PASSWORD = "Str0ngPassw0rd"
@@ -70,14 +75,43 @@ class World:
     others_transaction: str  # asha is not
     own_wallet: str
     others_wallet: str
+    own_webhook: str
+    others_webhook: str
+    own_delivery: str  # to own_webhook, dead-lettered
 
 
-def call(url: str, method: str, path: str, user: User | None = None, **kw: Any) -> Any:
+def call(
+    url: str,
+    method: str,
+    path: str,
+    user: User | None = None,
+    headers_extra: dict[str, str] | None = None,
+    **kw: Any,
+) -> Any:
     """The ``data`` of a request that must succeed."""
     headers = {"Authorization": f"Bearer {user.access}"} if user else {}
+    headers |= headers_extra or {}
     response = requests.request(method, url + path, headers=headers, timeout=30, **kw)
     assert response.status_code in (200, 201), response.text
     return response.json()["data"]
+
+
+def subscribe(url: str, user: User, hook: str) -> str:
+    body = {"url": hook, "events": ["TRANSACTION_COMPLETED"]}
+    webhook_id: str = call(url, "POST", "/webhooks", user, json=body)["webhook"]["webhookId"]
+    return webhook_id
+
+
+def dead_delivery(server: Server, user: User, webhook_id: str) -> str:
+    """Schedule what the transfers owe, and fail the webhook's one delivery to the end."""
+    ledger = server.runner.app[CONTAINER].ledger
+    ledger.webhooks.pull_and_process(ledger.transfers.name)
+    (entry,) = call(server.url, "GET", f"/webhooks/{webhook_id}/logs", user)["logs"]
+    failed = AttemptOutcome(delivered=False, status_code=500, latency_ms=1, error="HTTP 500")
+    for _ in range(ledger.webhooks.rules.max_attempts):
+        ledger.webhooks.record_attempt(parse_id(DELIVERY, entry["deliveryId"]), failed, 1.0)
+    delivery_id: str = entry["deliveryId"]
+    return delivery_id
 
 
 def register(url: str, name: str, email: str) -> User:
@@ -95,7 +129,16 @@ def world(server: Server) -> World:
     kiran = register(url, "Kiran Rao", "kiran@example.com")
     call(url, "POST", "/wallets/me/deposit", asha, json={"amount": 50000})
     call(url, "POST", "/wallets/me/deposit", ravi, json={"amount": 100})
-    own = call(url, "POST", "/transactions", asha, json={"receiverId": ravi.user_id, "amount": 1})
+    own_webhook = subscribe(url, asha, "https://asha.example.com/hooks")
+    others_webhook = subscribe(url, ravi, "https://ravi.example.com/hooks")
+    own = call(
+        url,
+        "POST",
+        "/transactions",
+        asha,
+        json={"receiverId": ravi.user_id, "amount": 1},
+        headers_extra={"Prefer": "wait=10"},
+    )
     other = call(
         url, "POST", "/transactions", ravi, json={"receiverId": kiran.user_id, "amount": 1}
     )
@@ -108,6 +151,9 @@ def world(server: Server) -> World:
         other["transaction"]["transactionId"],
         call(url, "GET", "/wallets/me", asha)["wallet"]["walletId"],
         call(url, "GET", "/wallets/me", ravi)["wallet"]["walletId"],
+        own_webhook,
+        others_webhook,
+        dead_delivery(server, asha, own_webhook),
     )
 
 
@@ -149,6 +195,18 @@ def make_real(case: schemathesis.Case, world: World, turn: int) -> None:
         case "/wallets/{id}/balance" if case.path_parameters:
             mine = turn % 4 == 0
             case.path_parameters["id"] = world.own_wallet if mine else world.others_wallet
+        case "/webhooks":
+            real_webhook(body, turn)
+        case "/webhooks/{id}/deliveries/{deliveryId}/redeliver" if case.path_parameters:
+            mine = turn % 4 == 0
+            case.path_parameters["id"] = world.own_webhook if mine else world.others_webhook
+            case.path_parameters["deliveryId"] = world.own_delivery
+        case "/webhooks/{id}" | "/webhooks/{id}/logs" if case.path_parameters:
+            mine = turn % 4 == 0
+            if mine and case.method.upper() == "DELETE":
+                case.path_parameters["id"] = throwaway_webhook(world, turn)
+            else:
+                case.path_parameters["id"] = world.own_webhook if mine else world.others_webhook
         case "/auth/login" if isinstance(body.get("email"), str):
             body["email"] = world.asha.email
             if isinstance(body.get("password"), str):
@@ -157,6 +215,26 @@ def make_real(case: schemathesis.Case, world: World, turn: int) -> None:
             login = {"email": world.kiran.email, "password": PASSWORD}
             tokens = call(world.url, "POST", "/auth/login", json=login)["tokens"]
             body["refreshToken"] = tokens["refreshToken"]
+
+
+def real_webhook(body: dict[str, Any], turn: int) -> None:
+    """A URL that may be subscribed, and every other time events that may be too."""
+    if isinstance(body.get("url"), str):
+        body["url"] = f"https://merchant{turn}.example.com/hooks"
+    if turn % 4 == 0 and isinstance(body.get("events"), list):
+        body["events"] = ["TRANSACTION_COMPLETED"]
+
+
+def throwaway_webhook(world: World, turn: int) -> str:
+    """A webhook of Asha's to delete: any but the world's own, or a new one."""
+    for webhook in call(world.url, "GET", "/webhooks", world.asha)["webhooks"]:
+        if webhook["webhookId"] != world.own_webhook:
+            found: str = webhook["webhookId"]
+            return found
+    body = {"url": f"https://throwaway{turn}.example.com/", "events": ["DEBIT_FAILED"]}
+    created = call(world.url, "POST", "/webhooks", world.asha, json=body)
+    webhook_id: str = created["webhook"]["webhookId"]
+    return webhook_id
 
 
 def real_transfer(body: dict[str, Any], world: World, turn: int) -> None:

@@ -9,7 +9,7 @@ from interfaces.http.keys import CONTAINER
 from tests.http.support import Account, Api, failure, success
 
 POSITION = "X-PayFlow-Position"
-LOGS = {"Transfers", "Wallets"}
+LOGS = {"Transfers", "Wallets", "Webhooks"}
 
 
 async def deposit(client: TestClient, account: Account, amount: int) -> str:

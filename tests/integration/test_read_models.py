@@ -9,8 +9,10 @@ from uuid import UUID
 import pytest
 
 from application.saga import Ledger
+from application.webhooks import AttemptOutcome
 from domain.money import Money
 from domain.transfer import TransferStatus
+from domain.webhook import Delivery, DeliveryStatus
 from infrastructure.settings import Settings
 from infrastructure.stores import read_store_env
 from projections import queries
@@ -22,7 +24,8 @@ from tests.support.saga import checked_audit, payflow_on
 @pytest.fixture
 def projector(ledger: Ledger, store_settings: Settings) -> Iterator[Projector]:
     runner = Projector(
-        open_read_store(read_store_env(store_settings)), [ledger.transfers, ledger.wallets]
+        open_read_store(read_store_env(store_settings)),
+        [ledger.transfers, ledger.wallets, ledger.webhooks],
     )
     yield runner
     runner.stop()
@@ -195,3 +198,90 @@ def test_two_projectors_with_overlapping_pages_apply_each_event_once(
     history, _ = queries.movements_of(store, wallet, limit=100)
     assert len(history) == 30
     store.datastore.close()
+
+
+WEBHOOK_URL = "https://merchant.example.com/hooks"
+WEBHOOK_SECRET = "s" * 32
+STEPS = ["TRANSACTION_INITIATED", "DEBIT_SUCCESS", "CREDIT_SUCCESS", "TRANSACTION_COMPLETED"]
+
+
+def deliveries(ledger: Ledger) -> tuple[UUID, dict[str, UUID]]:
+    """Asha's endpoint, and the delivery of each step of one transfer she sent, by event."""
+    payflow = payflow_on(ledger)
+    asha = payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
+    ravi = payflow.register("Ravi Shah", "ravi@example.com", "Passw0rd1").user.id
+    webhook = ledger.webhooks.subscribe(asha, WEBHOOK_URL, STEPS, WEBHOOK_SECRET)
+    payflow.deposit(asha, Money.parse("100"))
+    transfer_id = payflow.send(asha, Money(500), receiver_id=ravi).transfer.id
+    ledger.drain()
+    ledger.webhooks.pull_and_process(ledger.transfers.name)
+    return webhook.id, {step: Delivery.create_id(webhook.id, transfer_id, step) for step in STEPS}
+
+
+def test_projects_webhook_deliveries_and_every_attempt(
+    ledger: Ledger, projector: Projector
+) -> None:
+    webhook_id, by_event = deliveries(ledger)
+    failed = AttemptOutcome(delivered=False, status_code=503, latency_ms=40, error="HTTP 503")
+    refused = AttemptOutcome(delivered=False, status_code=None, latency_ms=3, error="refused")
+    delivered = AttemptOutcome(delivered=True, status_code=200, latency_ms=7, error=None)
+    app = ledger.webhooks
+    app.record_attempt(by_event["TRANSACTION_INITIATED"], failed, retry_in=2.0)
+    app.record_attempt(by_event["TRANSACTION_INITIATED"], delivered, retry_in=4.0)
+    for _ in range(app.rules.max_attempts):
+        app.record_attempt(by_event["DEBIT_SUCCESS"], refused, retry_in=1.0)
+    app.redeliver(by_event["DEBIT_SUCCESS"])
+    app.record_attempt(by_event["CREDIT_SUCCESS"], failed, retry_in=60.0)
+    app.abandon(by_event["TRANSACTION_COMPLETED"], "the endpoint was deleted")
+    projector.catch_up()
+
+    page = queries.deliveries_of(projector.store, webhook_id)
+
+    assert (page.total, page.has_more) == (4, False)
+    assert [row.event for row in page.deliveries] == STEPS[::-1]  # newest first
+    for row in page.deliveries:  # the read model agrees with the aggregates
+        delivery = app.get_delivery(row.id)
+        assert (row.webhook_id, row.transfer_id, row.status) == (
+            delivery.webhook_id,
+            delivery.transfer_id,
+            delivery.status,
+        )
+        assert (row.attempts, row.last_error) == (delivery.attempts, delivery.last_error)
+        assert row.next_attempt_at == delivery.next_attempt_at
+        assert (row.created_at, row.updated_at) == (delivery.created_on, delivery.modified_on)
+        assert [a.number for a in row.attempt_log] == list(range(1, delivery.attempts + 1))
+    rows = {row.event: row for row in page.deliveries}
+    first = rows["TRANSACTION_INITIATED"]
+    assert first.status is DeliveryStatus.DELIVERED
+    assert first.last_status_code == 200
+    assert [(a.status_code, a.error, a.delivered) for a in first.attempt_log] == [
+        (503, "HTTP 503", False),
+        (200, None, True),
+    ]
+    redelivered = rows["DEBIT_SUCCESS"]
+    assert (redelivered.status, redelivered.last_status_code) == (DeliveryStatus.PENDING, None)
+    assert rows["CREDIT_SUCCESS"].status is DeliveryStatus.PENDING
+    abandoned = rows["TRANSACTION_COMPLETED"]
+    assert (abandoned.status, abandoned.attempt_log) == (DeliveryStatus.DEAD, ())
+
+
+def test_filters_and_pages_a_webhooks_deliveries(ledger: Ledger, projector: Projector) -> None:
+    webhook_id, by_event = deliveries(ledger)
+    ok = AttemptOutcome(delivered=True, status_code=204, latency_ms=5, error=None)
+    ledger.webhooks.record_attempt(by_event["DEBIT_SUCCESS"], ok, retry_in=1.0)
+    projector.catch_up()
+    store = projector.store
+
+    delivered = queries.deliveries_of(store, webhook_id, status=DeliveryStatus.DELIVERED)
+    pending = queries.deliveries_of(store, webhook_id, status=DeliveryStatus.PENDING, limit=2)
+    rest = queries.deliveries_of(
+        store, webhook_id, status=DeliveryStatus.PENDING, limit=2, offset=2
+    )
+    nobody = queries.deliveries_of(store, UUID(int=7))
+
+    assert [row.event for row in delivered.deliveries] == ["DEBIT_SUCCESS"]
+    assert len(delivered.deliveries[0].attempt_log) == 1
+    assert (pending.total, len(pending.deliveries), pending.has_more) == (3, 2, True)
+    assert (rest.total, len(rest.deliveries), rest.has_more) == (3, 1, False)
+    assert {r.id for r in pending.deliveries}.isdisjoint({r.id for r in rest.deliveries})
+    assert (nobody.total, nobody.deliveries, nobody.has_more) == (0, [], False)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from application.webhooks import AttemptOutcome
 from domain.money import Money
 from infrastructure.settings import Settings
 from interfaces.bootstrap import Container, bootstrap
@@ -20,7 +21,11 @@ ORDER = {
     "wallets": "wallet_id",
     "movements": "wallet_id, position",
     "deposits": "deposit_id",
+    "webhook_deliveries": "delivery_id",
+    "webhook_attempts": "delivery_id, attempt",
 }
+FAILED = AttemptOutcome(delivered=False, status_code=500, latency_ms=12, error="HTTP 500")
+DELIVERED = AttemptOutcome(delivered=True, status_code=200, latency_ms=8, error=None)
 
 
 @pytest.fixture
@@ -39,7 +44,23 @@ def traffic(container: Container, transfers: int = 30) -> tuple[Any, Any]:
         payflow.send(asha, Money(100 + n), receiver_id=ravi, description=f"#{n}")
     payflow.send(ravi, Money.parse("100000"), receiver_id=asha)  # fails: he cannot pay
     container.ledger.drain()
+    deliveries(container, asha)
     return asha, ravi
+
+
+def deliveries(container: Container, owner: Any) -> None:
+    """Schedule what the transfers owe the owner's endpoint; attempt some, abandon one."""
+    webhooks = container.ledger.webhooks
+    events = ["TRANSACTION_COMPLETED", "TRANSACTION_FAILED"]
+    webhook = webhooks.subscribe(owner, "https://merchant.example.com/hooks", events, "s" * 32)
+    webhooks.pull_and_process(container.ledger.transfers.name)
+    container.projector.catch_up()
+    owed = queries.deliveries_of(container.projector.store, webhook.id, limit=100)
+    first, second, third, *_ = owed.deliveries
+    webhooks.record_attempt(first.id, FAILED, retry_in=1.0)
+    webhooks.record_attempt(first.id, DELIVERED, retry_in=1.0)
+    webhooks.record_attempt(second.id, FAILED, retry_in=1.0)
+    webhooks.abandon(third.id, "the endpoint was deleted")
 
 
 def every_row(container: Container) -> dict[str, list[dict[str, Any]]]:
@@ -69,6 +90,10 @@ def test_a_rebuild_repairs_a_damaged_read_model(container: Container) -> None:
     with container.projector.store.cursor() as c:
         c.execute(container.projector.store.statement("DELETE FROM {t}movements"))
         c.execute(container.projector.store.statement("UPDATE {t}wallets SET balance = 0"))
+        c.execute(container.projector.store.statement("DELETE FROM {t}webhook_attempts"))
+        c.execute(
+            container.projector.store.statement("UPDATE {t}webhook_deliveries SET attempts = 0")
+        )
 
     container.projector.rebuild()
 

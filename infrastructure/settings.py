@@ -62,6 +62,19 @@ class RateLimits:
 
 
 @dataclass(frozen=True)
+class WebhookSettings:
+    """How webhooks are delivered (API.md, "Webhooks"; README, "Webhooks")."""
+
+    attempts: int = 5
+    disable_after: int = 10  # failed attempts in a row before an endpoint is disabled
+    timeout: float = 10.0  # seconds per attempt, all of it
+    retry_base: float = 10.0  # seconds: the first retry waits up to this, doubling after
+    retry_cap: float = 3600.0
+    allow_private: bool = False  # loopback, private and link-local targets
+    concurrency: int = 32
+
+
+@dataclass(frozen=True)
 class Settings:
     """The validated configuration of one PayFlow process."""
 
@@ -88,6 +101,7 @@ class Settings:
     load_test_secret: str = ""
     redis_url: str = ""
     redis_prefix: str = "payflow:"
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
     @property
     def is_production(self) -> bool:
@@ -149,6 +163,7 @@ class _Reader:
             load_test_secret=self.env.get("LOAD_TEST_SECRET", ""),
             redis_url=self.redis_url(),
             redis_prefix=self.env.get("PAYFLOW_REDIS_PREFIX", "payflow:"),
+            webhooks=self.webhooks(),
         )
         if settings.is_production and settings.jwt_secret == DEVELOPMENT_JWT_SECRET:
             self.problems.append("JWT_SECRET must be set to a secret of your own in production")
@@ -164,6 +179,18 @@ class _Reader:
             user=self.text("POSTGRES_USER", "postgres"),
             password=self.env.get("POSTGRES_PASSWORD", ""),
             schema=self.env.get("POSTGRES_SCHEMA", ""),
+        )
+
+    def webhooks(self) -> WebhookSettings:
+        return WebhookSettings(
+            attempts=self.integer("PAYFLOW_WEBHOOK_ATTEMPTS", 5, low=1, high=20),
+            disable_after=self.integer("PAYFLOW_WEBHOOK_DISABLE_AFTER", 10, low=1),
+            timeout=self.integer("PAYFLOW_WEBHOOK_TIMEOUT_MS", 10_000, low=100, high=60_000) / 1000,
+            retry_base=self.integer("PAYFLOW_WEBHOOK_RETRY_BASE_MS", 10_000, low=1) / 1000,
+            retry_cap=self.integer("PAYFLOW_WEBHOOK_RETRY_CAP_MS", 3_600_000, low=1) / 1000,
+            allow_private=self.choice("PAYFLOW_WEBHOOK_ALLOW_PRIVATE", ("yes", "no"), "no")
+            == "yes",
+            concurrency=self.integer("PAYFLOW_WEBHOOK_CONCURRENCY", 32, low=1, high=1024),
         )
 
     def limits(self) -> Limits:

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from application.policy import CreditFaults
 from application.saga import Ledger, SagaRunner
 from application.service import PayFlow
+from application.webhooks import WebhookRules
 from infrastructure.fault_settings import PostgresFaultSettings
 from infrastructure.hints import HintOnCommit, RedisHints
 from infrastructure.passwords import Argon2Hasher
@@ -25,6 +26,8 @@ from infrastructure.settings import Settings
 from infrastructure.store_probe import StoreProbe
 from infrastructure.stores import env_for, read_store_env
 from infrastructure.tokens import TokenService
+from interfaces.webhook_dispatcher import render_body
+from interfaces.webhook_worker import WebhookWorker
 from projections.runner import Projector
 from projections.store import open_read_store
 
@@ -42,6 +45,7 @@ class Container:
     saga: SagaRunner
     executor: ThreadPoolExecutor
     projector: Projector
+    webhook_worker: WebhookWorker
     rate_limiter: RateLimiter = field(default_factory=InMemoryRateLimiter)
     redis: Redis | None = None  # opened and closed by the HTTP app's cleanup context
     responses: ResponseCache = field(default_factory=NoResponseCache)  # on ``redis``
@@ -54,17 +58,19 @@ class Container:
         wake this process's workers on theirs (they poll the store regardless)."""
         if self.hints is None:
             return
-        for app in (self.ledger.wallets, self.ledger.transfers):
+        for app in (self.ledger.wallets, self.ledger.transfers, self.ledger.webhooks):
             app.lead(HintOnCommit(self.hints, app.name))
         self.hints.start(self._woken_by if listen else None)
 
     def _woken_by(self, log_name: str) -> None:
         self.saga.wake(log_name)
         self.projector.wake()
+        self.webhook_worker.wake(log_name)
 
     def close(self) -> None:
         """Stop the workers after their current step, then release threads and stores."""
         self.saga.stop()
+        self.webhook_worker.scheduler.stop()
         self.projector.stop()
         if self.probe is not None:
             self.probe.stop()
@@ -104,25 +110,39 @@ def credit_faults(settings: Settings) -> tuple[CreditFaults, PostgresFaultSettin
 
 def bootstrap(settings: Settings) -> Container:
     faults, shared_faults = credit_faults(settings)
-    ledger = Ledger.build(env_for(settings), limits=settings.limits, faults=faults)
+    hooks = settings.webhooks
+    ledger = Ledger.build(
+        env_for(settings),
+        limits=settings.limits,
+        faults=faults,
+        webhook_rules=WebhookRules(hooks.attempts, hooks.disable_after, render_body),
+    )
     hasher = Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
     payflow = PayFlow(ledger.accounts, ledger.wallets, ledger.transfers, hasher)
     tokens = TokenService(
         settings.jwt_secret, settings.access_token_ttl, settings.refresh_token_ttl
     )
     rate_limiter, redis = rate_limiting(settings)
+    executor = ThreadPoolExecutor(
+        max_workers=settings.worker_threads, thread_name_prefix="payflow-io"
+    )
     return Container(
         settings=settings,
         ledger=ledger,
         payflow=payflow,
         tokens=tokens,
         saga=SagaRunner(ledger, poll_interval=settings.saga_poll_interval),
-        executor=ThreadPoolExecutor(
-            max_workers=settings.worker_threads, thread_name_prefix="payflow-io"
-        ),
+        executor=executor,
         projector=Projector(
             open_read_store(read_store_env(settings)),
             [ledger.transfers, ledger.wallets, ledger.webhooks],
+        ),
+        webhook_worker=WebhookWorker(
+            ledger,
+            hooks,
+            require_https=settings.is_production,
+            poll_interval=settings.saga_poll_interval,
+            executor=executor,
         ),
         rate_limiter=rate_limiter,
         redis=redis,

@@ -16,11 +16,13 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.web_runner import GracefulExit
 
+from domain.errors import DeliveryNotFound, DeliveryPending
 from infrastructure.logs import configure_logging
 from infrastructure.settings import Settings, SettingsError
 from interfaces.audit_command import run_audit
 from interfaces.bootstrap import Container, bootstrap
 from interfaces.http.app import create_app
+from interfaces.ids import DELIVERY, MalformedId, parse_id
 from interfaces.reports import balance_as_of, export_transfers
 
 
@@ -39,6 +41,13 @@ def parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, help="port to listen on (default: PORT or 3000)")
     commands.add_parser("saga", help="server mode: move transfers through the saga, until stopped")
     commands.add_parser("init", help="create the stores' tables, then exit (before server mode)")
+    webhooks = commands.add_parser(
+        "webhooks",
+        help="server mode: schedule and send webhook deliveries, until stopped; "
+        "or `webhooks redeliver dlv_…` to send a delivery again from its first attempt",
+    )
+    webhooks.add_argument("action", nargs="?", choices=["redeliver"], help="instead of running")
+    webhooks.add_argument("delivery", nargs="?", help="the delivery id (dlv_…) to redeliver")
     commands.add_parser("projector", help="keep the read models up to date, until stopped")
     projections = commands.add_parser("projections", help="manage the read models")
     projections.add_argument("action", choices=["rebuild"], help="recreate them from the logs")
@@ -88,6 +97,7 @@ def _run(container: Container, args: argparse.Namespace) -> int:
         "saga": lambda: _until_stopped(
             "saga", lambda: _start_listening(container, container.saga.start), container.saga.stop
         ),
+        "webhooks": lambda: _webhooks(container, args.action, args.delivery),
         "projections": lambda: _rebuild(container),
         "init": lambda: _init(container),
         "audit": lambda: run_audit(container, as_json=args.json),
@@ -100,6 +110,33 @@ def _run(container: Container, args: argparse.Namespace) -> int:
 def _start_listening(container: Container, start: Callable[[], None]) -> None:
     container.share_commits(listen=True)
     start()
+
+
+def _webhooks(container: Container, action: str | None, delivery: str | None) -> int:
+    if action is None:
+        return asyncio.run(_run_webhooks(container))
+    try:
+        delivery_id = parse_id(DELIVERY, delivery or "")
+        redelivered = container.ledger.webhooks.redeliver(delivery_id)
+    except (MalformedId, DeliveryNotFound, DeliveryPending) as error:
+        print(f"payflow: {error}", file=sys.stderr)
+        return 1
+    return _say(f"Delivery {delivery} will be sent again ({redelivered.event_type}).")
+
+
+async def _run_webhooks(container: Container) -> int:
+    """The webhook worker until SIGTERM or Ctrl-C; the attempts in hand finish first."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    container.share_commits(listen=True)
+    await container.webhook_worker.start()
+    print("PayFlow webhooks is running.", flush=True)
+    await stopping.wait()
+    await container.webhook_worker.stop()
+    print("PayFlow webhooks stopped cleanly.", flush=True)
+    return 0
 
 
 def _init(container: Container) -> int:

@@ -64,7 +64,10 @@ def create_app(container: Container, run_workers: bool = True) -> web.Applicatio
         if run_workers:
             container.saga.start()
             container.projector.start(container.settings.saga_poll_interval)
+            await container.webhook_worker.start()
         yield
+        if run_workers:
+            await container.webhook_worker.stop()
         container.close()
 
     app.cleanup_ctx.append(lifecycle)

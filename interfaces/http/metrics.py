@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.exposition import generate_latest
 
 from interfaces.http.errors import Handler
+from interfaces.http.keys import CONTAINER
 
 UNMATCHED = "unmatched"
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
@@ -80,4 +81,6 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     body = generate_latest(request.app[METRICS].registry)
+    if CONTAINER in request.app:  # with the webhook worker's, when it runs here
+        body += generate_latest(request.app[CONTAINER].webhook_worker.metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -90,10 +90,10 @@ class RedisServer:
 
 
 class Cluster:
-    """``payflow saga``, ``payflow projector`` and two ``payflow api`` processes."""
+    """``payflow saga``, ``projector``, ``webhooks`` and two ``payflow api`` processes."""
 
     APIS = ("api-a", "api-b")
-    WORKERS = ("saga", "projector")
+    WORKERS = ("saga", "projector", "webhooks")
 
     def __init__(self, tmp_path: Path, schema: str, redis: RedisServer) -> None:
         self.logs = tmp_path / "logs"
@@ -119,6 +119,9 @@ class Cluster:
             "PAYFLOW_RATE_TRANSFERS": "100000/60",
             "PAYFLOW_DAILY_MAX_COUNT": "100000",
             "PAYFLOW_DAILY_MAX_AMOUNT": "10000000",
+            "PAYFLOW_WEBHOOK_ALLOW_PRIVATE": "yes",  # the test's receivers are on loopback
+            "PAYFLOW_WEBHOOK_RETRY_BASE_MS": "100",
+            "PAYFLOW_WEBHOOK_TIMEOUT_MS": "2000",
             "LOG_LEVEL": "WARNING",
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}

@@ -13,6 +13,7 @@ from application.audit import AuditReport, audit, events_of
 from application.saga import Ledger
 from domain.transfer import Transfer, TransferStatus
 from domain.wallet import Wallet
+from domain.webhook import DeliveryStatus
 from infrastructure.stores import env_for, read_store_env
 from interfaces.ids import TRANSACTION, USER, public_id
 from projections.runner import Projector
@@ -68,6 +69,11 @@ class Observer:
                 )
             time.sleep(LOOK_EVERY)  # the saga runs in another process: look again
 
+    def deliveries(self) -> dict[UUID, DeliveryStatus]:
+        """Every webhook delivery the outbox holds, and where it stands."""
+        owed = [e.originator_id for _, e in events_of(self.ledger.webhooks) if _scheduled(e)]
+        return {d: self.ledger.webhooks.get_delivery(d).status for d in owed}
+
     def refunded(self) -> int:
         """How many transfers were debited, then refunded after their credit failed."""
         return len(self.report().refunded)
@@ -107,3 +113,7 @@ class Observer:
         for key, answered in traffic.acknowledged.items():
             assert len(answered) == 1, f"{key} was answered with {answered}"
             assert answered == set(by_key.get(key, [])), f"{key}: {answered} not in the log"
+
+
+def _scheduled(event: object) -> bool:
+    return type(event).__qualname__ == "Delivery.Scheduled"

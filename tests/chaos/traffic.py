@@ -182,6 +182,11 @@ class Traffic:
         async with self.session.request(method, url + path, data=data, headers=sent) as response:
             return response.status, await response.json(content_type=None)
 
+    async def call_as(
+        self, account: Account, method: str, path: str, body: Any = None
+    ) -> tuple[int, Any]:
+        return await self._call(self.urls[0], method, path, body, token=account.token)
+
     async def post(self, url: str, path: str, body: Any) -> tuple[int, Any]:
         return await self._call(url, "POST", path, body)
 

@@ -77,7 +77,7 @@ def test_money_moves_across_separate_api_saga_and_projector_processes(
         os.killpg(script.pid, signal.SIGTERM)
         assert script.wait(timeout=60) == 0
         output = log.read_text()
-        for worker in ("saga", "projector"):
+        for worker in ("saga", "projector", "webhooks"):
             assert f"PayFlow {worker} stopped cleanly." in output
         assert output.count("PayFlow stopped cleanly.") == 2
     finally:

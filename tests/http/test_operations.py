@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from uuid import uuid4
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from domain.webhook import Delivery
 from interfaces.bootstrap import bootstrap
 from interfaces.http.app import create_app
+from interfaces.http.keys import CONTAINER
 from interfaces.http.metrics import METRICS, HttpMetrics, metrics_middleware
 from interfaces.http.metrics import routes as metrics_routes
 from tests.conftest import REDIS_URL, closed_port_url, make_settings, require_redis
@@ -186,3 +190,24 @@ async def test_ready_when_the_configured_redis_answers(
 
     assert response.status == 200
     assert (await response.json())["services"] == {"eventStore": "up", "redis": "up"}
+
+
+async def test_webhook_deliveries_are_counted_by_event_and_status(client: TestClient) -> None:
+    worker = client.app[CONTAINER].webhook_worker
+    owed = Delivery(
+        webhook_id=uuid4(),
+        owner_id=uuid4(),
+        event_type="TRANSACTION_COMPLETED",
+        transfer_id=uuid4(),
+        body="{}",
+        due_at=datetime.now(UTC),
+        max_attempts=1,
+    )
+    worker.metrics.observe(owed)
+    owed.record_attempt(datetime.now(UTC), False, 500, 3, "HTTP 500", retry_in=1.0)
+    worker.metrics.observe(owed)  # its only attempt failed: dead-lettered
+
+    samples = await scrape(client)
+    for status in ("PENDING", "DEAD"):
+        labels = frozenset({"event": "TRANSACTION_COMPLETED", "status": status}.items())
+        assert samples[("payflow_webhook_deliveries_total", labels)] == 1

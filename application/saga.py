@@ -49,7 +49,7 @@ class Ledger:
         wallets = Wallets(env=env_for(Wallets.name), limits=limits, faults=faults)
         transfers = Transfers(env=env_for(Transfers.name))
 
-        def transfer_at(transfer_id: UUID, version: int) -> Transfer:
+        def transfer_at(transfer_id: UUID, version: int | None) -> Transfer:
             transfer: Transfer = transfers.repository.get(transfer_id, version=version)
             return transfer
 

@@ -24,6 +24,7 @@ or capped wallets included), so there is no failed refund to report.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,11 +37,13 @@ from eventsourcing.utils import EnvType, get_topic
 
 from application.base import LedgerProcess, retry_on_conflict
 from domain.errors import DeliveryNotFound, WebhookNotFound
-from domain.transfer import Transfer, TransferStatus
+from domain.transfer import REFUNDED_PREFIX, Transfer, TransferStatus
 from domain.webhook import Delivery, Webhook, WebhookBook, WebhookEvent
 
 DEFAULT_ATTEMPTS = 5
 DEFAULT_DISABLE_AFTER = 10  # failed attempts in a row: two dead-lettered deliveries' worth
+REMEMBERED_TRANSFERS = 100_000  # unfinished transfers whose parties are kept in memory
+BOOK_OPENED = f"{get_topic(WebhookBook)}.Opened"
 
 E = WebhookEvent
 EVENTS_OF: dict[type[Any], tuple[WebhookEvent, ...]] = {
@@ -106,7 +109,7 @@ class AttemptOutcome:
     error: str | None
 
 
-TransferAt = Callable[[UUID, int], Transfer]
+TransferAt = Callable[[UUID, int | None], Transfer]  # None: the latest version
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,9 @@ class Webhooks(LedgerProcess):
         super().__init__(env)
         self.transfer_at = transfer_at
         self.rules = rules or WebhookRules()
+        self._subscribers: set[UUID] = set()
+        self._subscribers_read_up_to = 0
+        self._parties: OrderedDict[UUID, tuple[UUID, UUID]] = OrderedDict()
 
     # Subscriptions -----------------------------------------------------------------
 
@@ -152,8 +158,7 @@ class Webhooks(LedgerProcess):
         return retry_on_conflict(attempt)  # a concurrent subscription: decide again
 
     def webhooks_of(self, owner_id: UUID) -> list[Webhook]:
-        book = self._book(owner_id)
-        webhooks = [self._webhook(i) for i in book.webhook_ids] if book else []
+        webhooks = self._endpoints_of(owner_id)
         return sorted(webhooks, key=lambda w: w.created_on, reverse=True)
 
     def webhook_for(self, owner_id: UUID, webhook_id: UUID) -> Webhook:
@@ -273,20 +278,66 @@ class Webhooks(LedgerProcess):
     def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:
         """Events of other kinds are not told to anyone."""
 
+    def pull_and_process(
+        self, leader_name: str, start: int | None = None, stop: int | None = None
+    ) -> None:
+        """Process what the leader's log holds, knowing first who has subscribed."""
+        self._read_subscribers()
+        super().pull_and_process(leader_name, start, stop)
+
+    def _read_subscribers(self) -> None:
+        """Note the users who have opened a webhook book since the last look. Books are
+        never removed, so the set only grows; a book opened while a pull is under way
+        is seen from the next pull on."""
+        while True:
+            page = self.recorder.select_notifications(
+                start=self._subscribers_read_up_to + 1, limit=500, topics=[BOOK_OPENED]
+            )
+            for notification in page:
+                opened = self.mapper.to_domain_event(notification)
+                self._subscribers.add(opened.owner_id)  # type: ignore[attr-defined]
+                self._subscribers_read_up_to = notification.id
+            if len(page) < 500:
+                return
+
     @policy.register
     def _transfer_event(self, event: Transfer.Event, step: ProcessingEvent[UUID]) -> None:
+        parties = self._parties_of(event)
+        listening = [party for party in parties if party in self._subscribers]
+        if not listening:  # the common case: only the tracking record is committed
+            return
+        kinds = _kinds_of(event)
+        wanted = [
+            (webhook, kind)
+            for party in listening
+            for webhook in self._endpoints_of(party)
+            for kind in kinds
+            if webhook.wants(kind)
+        ]
+        if not wanted:
+            return
         transfer = self._transfer_at(event.originator_id, event.originator_version)
-        kinds: tuple[WebhookEvent, ...]
-        if isinstance(event, Transfer.Failed):
-            kinds = AFTER_REFUND if transfer.was_refunded else BEFORE_DEBIT
-        else:
-            kinds = EVENTS_OF.get(type(event), ())
-        for party in dict.fromkeys((transfer.sender_id, transfer.receiver_id)):
-            book = self._book(party)
-            for webhook in (self._webhook(i) for i in (book.webhook_ids if book else [])):
-                for kind in kinds:
-                    if webhook.wants(kind):
-                        step.collect_events(self._schedule(webhook, kind, transfer, event))
+        for webhook, kind in wanted:
+            step.collect_events(self._schedule(webhook, kind, transfer, event))
+
+    def _parties_of(self, event: Transfer.Event) -> list[UUID]:
+        """Sender and receiver, remembered from the transfer's first event (read from the
+        store only for a transfer that began before this process was following)."""
+        parties = self._parties.pop(event.originator_id, None)
+        if isinstance(event, Transfer.Initiated):
+            parties = (event.sender_id, event.receiver_id)
+        if parties is None:
+            transfer = self._transfer_at(event.originator_id, None)
+            parties = (transfer.sender_id, transfer.receiver_id)
+        if not isinstance(event, Transfer.Completed | Transfer.Failed):  # more to come
+            self._parties[event.originator_id] = parties
+            while len(self._parties) > REMEMBERED_TRANSFERS:
+                self._parties.popitem(last=False)
+        return list(dict.fromkeys(parties))
+
+    def _endpoints_of(self, owner_id: UUID) -> list[Webhook]:
+        book = self._book(owner_id)
+        return [self._webhook(i) for i in book.webhook_ids] if book else []
 
     def _schedule(
         self, webhook: Webhook, kind: WebhookEvent, transfer: Transfer, event: Transfer.Event
@@ -303,7 +354,7 @@ class Webhooks(LedgerProcess):
             max_attempts=self.rules.max_attempts,
         )
 
-    def _transfer_at(self, transfer_id: UUID, version: int) -> Transfer:
+    def _transfer_at(self, transfer_id: UUID, version: int | None) -> Transfer:
         if self.transfer_at is None:
             raise RuntimeError("Webhooks needs transfer_at to read the transfers it reports")
         return self.transfer_at(transfer_id, version)
@@ -321,3 +372,10 @@ class Webhooks(LedgerProcess):
         except AggregateNotFoundError:
             raise WebhookNotFound("no such webhook") from None
         return webhook
+
+
+def _kinds_of(event: Transfer.Event) -> tuple[WebhookEvent, ...]:
+    """The webhook events a transfer event gives (see the module's docstring)."""
+    if isinstance(event, Transfer.Failed):
+        return AFTER_REFUND if event.reason.startswith(REFUNDED_PREFIX) else BEFORE_DEBIT
+    return EVENTS_OF.get(type(event), ())

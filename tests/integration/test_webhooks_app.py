@@ -23,6 +23,8 @@ from domain.errors import (
 )
 from domain.money import Money
 from domain.webhook import MAX_WEBHOOKS_PER_USER, Delivery, DeliveryStatus, WebhookEvent
+from infrastructure.settings import Settings
+from infrastructure.stores import env_for
 from tests.conftest import LedgerFactory
 from tests.integration.test_saga import open_two_users
 from tests.support.saga import payflow_on
@@ -240,3 +242,42 @@ def test_an_endpoint_failing_again_and_again_is_disabled_with_its_reason(
     assert enabled.is_active
     assert enabled.failure_count == 0
     assert enabled.disabled_reason is None
+
+
+def test_only_the_parties_to_a_transfer_are_told(ledger: Ledger) -> None:
+    payflow = payflow_on(ledger)
+    asha, ravi = open_two_users(payflow)
+    bystander = payflow.register("Meera Rao", "meera@example.com", "Passw0rd1").user.id
+    for user in (asha, ravi, bystander):
+        ledger.webhooks.subscribe(user, URL, ALL, SECRET)
+    payflow.deposit(asha, Money.parse("100.00"))
+    payflow.send(asha, Money.parse("1.00"), receiver_id=ravi)
+    notify(ledger)
+    assert told(ledger, asha)
+    assert told(ledger, ravi)
+    assert told(ledger, bystander) == []
+
+
+def test_a_restarted_scheduler_finds_the_parties_of_transfers_under_way(
+    persistent_settings: Settings,
+) -> None:
+    first = Ledger.build(env_for(persistent_settings))
+    payflow = payflow_on(first)
+    asha, ravi = open_two_users(payflow)
+    first.webhooks.subscribe(asha, URL, ALL, SECRET)
+    payflow.deposit(asha, Money.parse("100.00"))
+    payflow.send(asha, Money.parse("1.00"), receiver_id=ravi)
+    first.webhooks.pull_and_process(first.transfers.name)  # it saw the transfer begin
+    first.drain()
+    second = Ledger.build(env_for(persistent_settings))  # another process: nothing in memory
+    try:
+        second.webhooks.pull_and_process(second.transfers.name)
+        assert told(second, asha) == [
+            "TRANSACTION_INITIATED",
+            "DEBIT_SUCCESS",
+            "CREDIT_SUCCESS",
+            "TRANSACTION_COMPLETED",
+        ]
+    finally:
+        second.close()
+        first.close()

@@ -86,7 +86,6 @@ class Dispatcher:
         self._read_up_to = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
-        self.attempts_made = 0
 
     def wake(self) -> None:
         """Something new may be owed (safe to call from any thread)."""
@@ -197,7 +196,6 @@ class Dispatcher:
             DELIVERY_HEADER: public_id(DELIVERY, delivery.id),
         } | sign(webhook.secret, body, int(time.time()))
         result = await self.sender.send(webhook.url, body, headers)
-        self.attempts_made += 1
         outcome = AttemptOutcome(result.delivered, result.status, result.latency_ms, result.error)
         retry_in = retry_delay(
             delivery.round_attempts + 1, base=self.retry_base, cap=self.retry_cap

@@ -99,6 +99,7 @@ class SagaRunner:
     ledger: Ledger
     poll_interval: float = 1.0
     pairs: list[tuple[LedgerProcess, LedgerProcess]] | None = None  # default: the saga's
+    gather: float = 0.0  # seconds to let commits gather after a wake-up, to take them in one pull
     _stopping: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _wakes: list[threading.Event] = field(default_factory=list)
@@ -143,5 +144,6 @@ class SagaRunner:
                 follower.pull_and_process(leader.name)
             except Exception:
                 log.exception("saga step failed in %s; will retry", follower.name)
-            wake.wait(self.poll_interval)
+            if wake.wait(self.poll_interval) and self.gather:
+                self._stopping.wait(self.gather)
             wake.clear()

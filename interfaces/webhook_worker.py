@@ -20,6 +20,8 @@ from infrastructure.settings import WebhookSettings
 from infrastructure.webhooks import WebhookSender
 from interfaces.webhook_dispatcher import Dispatcher
 
+GATHER = 0.1  # seconds: a webhook may leave that much later, so bursts cost one pull
+
 
 class DeliveryMetrics:
     """Webhook attempts by event and by what became of the delivery, in a registry of
@@ -52,7 +54,9 @@ class WebhookWorker:
         executor: Executor | None = None,
     ) -> None:
         self.ledger = ledger
-        self.scheduler = SagaRunner(ledger, poll_interval=poll_interval, pairs=ledger.notifiers)
+        self.scheduler = SagaRunner(
+            ledger, poll_interval=poll_interval, pairs=ledger.notifiers, gather=GATHER
+        )
         self.sender = WebhookSender(
             require_https=require_https,
             allow_private=settings.allow_private,

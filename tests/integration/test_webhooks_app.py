@@ -11,9 +11,9 @@ from uuid import UUID, uuid4
 import pytest
 
 from application.audit import events_of
-from application.policy import CreditFaults
+from application.policy import CreditFaults, Limits
 from application.saga import Ledger
-from application.webhooks import AttemptOutcome, WebhookRules
+from application.webhooks import TRACK_EVERY, AttemptOutcome, WebhookRules
 from domain.errors import (
     DeliveryNotFound,
     DeliveryPending,
@@ -278,6 +278,37 @@ def test_a_restarted_scheduler_finds_the_parties_of_transfers_under_way(
             "CREDIT_SUCCESS",
             "TRANSACTION_COMPLETED",
         ]
+    finally:
+        second.close()
+        first.close()
+
+
+def test_steps_that_schedule_nothing_are_tracked_in_batches_and_safely_redone(
+    persistent_settings: Settings,
+) -> None:
+    generous = Limits(daily_count=1000)
+    first = Ledger.build(env_for(persistent_settings), limits=generous)
+    payflow = payflow_on(first)
+    asha, ravi = open_two_users(payflow)
+    payflow.deposit(asha, Money.parse("100.00"))
+    for _ in range(40):  # 160 transfer events, and nobody has a webhook
+        payflow.send(asha, Money.parse("1.00"), receiver_id=ravi)
+    first.drain()
+    last = first.transfers.recorder.max_notification_id()
+    first.webhooks.pull_and_process(first.transfers.name)
+    tracked = first.webhooks.recorder.max_tracking_id(first.transfers.name)
+    assert tracked is not None
+    assert TRACK_EVERY <= tracked < last  # the rest waits
+
+    second = Ledger.build(env_for(persistent_settings), limits=generous)  # after a crash
+    try:
+        second.webhooks.pull_and_process(second.transfers.name)
+        assert scheduled(second) == []  # the redone steps owed nobody anything
+        second.webhooks.subscribe(ravi, URL, ALL, SECRET)
+        payflow_on(second).send(asha, Money.parse("1.00"), receiver_id=ravi)
+        second.webhooks.pull_and_process(second.transfers.name)
+        assert told(second, ravi) == ["TRANSACTION_INITIATED"]
+        assert second.webhooks.recorder.max_tracking_id(second.transfers.name) == last + 1
     finally:
         second.close()
         first.close()

@@ -13,6 +13,13 @@ only), ``PAYFLOW_RATE_AUTH`` (``5/900``, login and register per IP+email) and
 Redis, in-memory counters per process) shares the counters between processes,
 under keys starting with ``PAYFLOW_REDIS_PREFIX`` (default ``payflow:``); while
 Redis does not answer, each process counts on its own and logs a warning.
+
+Webhooks (``WebhookSettings``): ``PAYFLOW_WEBHOOK_ATTEMPTS`` (5),
+``PAYFLOW_WEBHOOK_DISABLE_AFTER`` (10 failed attempts in a row),
+``PAYFLOW_WEBHOOK_TIMEOUT_MS`` (10000 per attempt), ``PAYFLOW_WEBHOOK_RETRY_BASE_MS``
+and ``_CAP_MS`` (10000 and 3600000: full-jitter exponential backoff),
+``PAYFLOW_WEBHOOK_ALLOW_PRIVATE`` (``no``: loopback, private and link-local
+targets are refused) and ``PAYFLOW_WEBHOOK_CONCURRENCY`` (32 attempts at once).
 """
 
 from __future__ import annotations

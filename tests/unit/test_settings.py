@@ -13,6 +13,7 @@ from infrastructure.settings import (
     PostgresSettings,
     Settings,
     SettingsError,
+    WebhookSettings,
 )
 
 PRODUCTION_SECRET = "0123456789abcdef0123456789abcdef"  # 32 characters
@@ -281,3 +282,46 @@ def test_server_mode_workers_can_leave_table_creation_to_payflow_init() -> None:
     assert env_for(workers)("Wallets")["CREATE_TABLE"] == "n"
     with pytest.raises(SettingsError, match="PAYFLOW_CREATE_TABLES"):
         Settings.from_env({"PAYFLOW_CREATE_TABLES": "maybe"})
+
+
+def test_webhook_settings_default_to_safe_and_patient() -> None:
+    assert Settings.from_env({}).webhooks == WebhookSettings(
+        attempts=5,
+        disable_after=10,
+        timeout=10.0,
+        retry_base=10.0,
+        retry_cap=3600.0,
+        allow_private=False,
+        concurrency=32,
+    )
+
+
+def test_reads_every_webhook_setting() -> None:
+    settings = Settings.from_env(
+        {
+            "PAYFLOW_WEBHOOK_ATTEMPTS": "3",
+            "PAYFLOW_WEBHOOK_DISABLE_AFTER": "7",
+            "PAYFLOW_WEBHOOK_TIMEOUT_MS": "2500",
+            "PAYFLOW_WEBHOOK_RETRY_BASE_MS": "250",
+            "PAYFLOW_WEBHOOK_RETRY_CAP_MS": "60000",
+            "PAYFLOW_WEBHOOK_ALLOW_PRIVATE": "yes",
+            "PAYFLOW_WEBHOOK_CONCURRENCY": "8",
+        }
+    )
+    assert settings.webhooks == WebhookSettings(3, 7, 2.5, 0.25, 60.0, True, 8)
+
+
+def test_names_every_bad_webhook_setting() -> None:
+    said = problems(
+        {
+            "PAYFLOW_WEBHOOK_ATTEMPTS": "0",
+            "PAYFLOW_WEBHOOK_TIMEOUT_MS": "fast",
+            "PAYFLOW_WEBHOOK_ALLOW_PRIVATE": "maybe",
+        }
+    )
+    for name in (
+        "PAYFLOW_WEBHOOK_ATTEMPTS",
+        "PAYFLOW_WEBHOOK_TIMEOUT_MS",
+        "PAYFLOW_WEBHOOK_ALLOW_PRIVATE",
+    ):
+        assert name in said

@@ -86,6 +86,18 @@ def postgres_schema() -> Iterator[str]:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
+def postgres_environ(schema: str) -> dict[str, str]:
+    """The variables that point PayFlow at the test server, in ``schema``."""
+    return {
+        "POSTGRES_HOST": PG["host"],
+        "POSTGRES_PORT": str(PG["port"]),
+        "POSTGRES_DBNAME": PG["dbname"],
+        "POSTGRES_USER": PG["user"],
+        "POSTGRES_PASSWORD": PG["password"],
+        "POSTGRES_SCHEMA": schema,
+    }
+
+
 def make_settings(store: str, tmp_path: Path, schema: str = "", **overrides: object) -> Settings:
     environ = {
         "PAYFLOW_STORE": store,
@@ -94,12 +106,7 @@ def make_settings(store: str, tmp_path: Path, schema: str = "", **overrides: obj
         "PAYFLOW_ARGON2_TIME_COST": "1",
         "PAYFLOW_ARGON2_MEMORY_KIB": "64",
         "PAYFLOW_SAGA_POLL_MS": "50",
-        "POSTGRES_HOST": PG["host"],
-        "POSTGRES_PORT": str(PG["port"]),
-        "POSTGRES_DBNAME": PG["dbname"],
-        "POSTGRES_USER": PG["user"],
-        "POSTGRES_PASSWORD": PG["password"],
-        "POSTGRES_SCHEMA": schema,
+        **postgres_environ(schema),
     }
     environ |= {k: str(v) for k, v in overrides.items()}
     return Settings.from_env(environ)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PG
+from tests.conftest import postgres_environ
 from tests.e2e.test_server import free_port
 
 PAYFLOW = str(Path(sys.executable).with_name("payflow"))
@@ -104,12 +104,7 @@ class Cluster:
             "PAYFLOW_STORE": "postgres",
             "PAYFLOW_ENV": "development",  # fault injection is refused in production
             "PAYFLOW_DATA_DIR": str(tmp_path / "data"),
-            "POSTGRES_HOST": PG["host"],
-            "POSTGRES_PORT": str(PG["port"]),
-            "POSTGRES_DBNAME": PG["dbname"],
-            "POSTGRES_USER": PG["user"],
-            "POSTGRES_PASSWORD": PG["password"],
-            "POSTGRES_SCHEMA": schema,
+            **postgres_environ(schema),
             "REDIS_URL": redis.url,
             "PAYFLOW_REDIS_PREFIX": f"{schema}:",
             "PAYFLOW_SAGA_POLL_MS": "250",  # the safety net when a hint is lost

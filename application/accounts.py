@@ -4,20 +4,28 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from application.base import SNAPSHOT_INTERVAL, Snapshotting
 from domain.errors import UserAlreadyExists, UserNotFound
+from domain.session import TokenFamily
 from domain.user import Claim, User, claim_id, normalize_email, vpa_candidates
 
 EMAIL = "email"
 VPA = "vpa"
 
 
-class Accounts(Application[UUID]):
-    """Owns users and the claims that make their emails and handles unique."""
+class Accounts(Snapshotting):
+    """Owns users, the claims that make their emails and handles unique, and their
+    sign-in sessions."""
 
     name = "Accounts"
+    snapshotting_intervals = {
+        User: SNAPSHOT_INTERVAL,
+        Claim: SNAPSHOT_INTERVAL,
+        TokenFamily: SNAPSHOT_INTERVAL,
+    }
 
     def register(self, name: str, email: str, password_hash: str, phone: str | None = None) -> User:
         """Register a user under a free handle; a taken email raises UserAlreadyExists."""

@@ -5,19 +5,25 @@ keeps each balance and each transfer's in-flight amount, and checks after every
 event that no user wallet is below zero and no transfer has paid out more than
 was debited. It then checks each transfer's steps and in-flight amount against
 its final status, each deposit's two legs, and that all balances and in-flight
-money sum to zero. See DESIGN.md, "Invariants". Each event costs O(1).
+money sum to zero. See docs/architecture.md, "Invariants". Each event costs O(1).
+
+Last, every wallet that has a snapshot is loaded as the saga loads it (from its
+latest snapshot, then the events after it) and compared, attribute by attribute
+and type by type, with a replay of its events alone: a snapshot that does not
+give back exactly what it took is a violation.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
 
+from domain.snapshot import state_differences
 from domain.transfer import Transfer, TransferStatus
 from domain.wallet import Wallet, WalletKind
 
@@ -36,6 +42,7 @@ class AuditReport:
     refunded: set[UUID] = field(default_factory=set)
     deposits_open: Counter[UUID] = field(default_factory=Counter)
     kinds: dict[UUID, WalletKind] = field(default_factory=dict)
+    versions: dict[UUID, int] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
     events_replayed: int = 0
 
@@ -46,7 +53,7 @@ class AuditReport:
     @property
     def user_total(self) -> int:
         """Money held by user wallets (the rest of the balances is the settlement side)."""
-        return sum(b for w, b in self.balances.items() if self.kinds[w] is WalletKind.USER)
+        return sum(b for w, b in self.balances.items() if self.kinds[w] == WalletKind.USER)
 
 
 def events_of(app: Application[UUID], stop: int | None = None) -> Iterator[tuple[int, Any]]:
@@ -96,6 +103,7 @@ def audit(
     for deposit_id, unmatched in report.deposits_open.items():
         if unmatched:
             report.violations.append(f"deposit {deposit_id}: legs differ by {unmatched}")
+    report.violations.extend(compare_snapshots(report, wallets))
     return report
 
 
@@ -117,6 +125,27 @@ def compare_balances(report: AuditReport, wallets: Application[UUID]) -> list[st
     return differences
 
 
+def compare_snapshots(report: AuditReport, wallets: Application[UUID]) -> list[str]:
+    """Wallets that load from a snapshot into a state other than their replay gives."""
+    if wallets.snapshots is None:
+        return []
+    differences = []
+    for wallet_id, version in report.versions.items():
+        if not list(wallets.snapshots.get(wallet_id, desc=True, limit=1, lte=version)):
+            continue  # no snapshot: the wallet loads by replay, as the audit replayed it
+        restored: Wallet = wallets.repository.get(wallet_id, version=version)
+        replayed: Wallet | None = None
+        events: Iterable[Any] = wallets.events.get(wallet_id, lte=version)
+        for event in events:
+            replayed = event.mutate(replayed)
+        if differing := state_differences(replayed, restored):
+            differences.append(
+                f"wallet {wallet_id}: restored from its snapshot at version {version}, it "
+                f"differs from its replay: {'; '.join(differing)}"
+            )
+    return differences
+
+
 _STATUS_AFTER: dict[type[Any], TransferStatus] = {
     Transfer.Debited: TransferStatus.DEBITED,
     Transfer.Credited: TransferStatus.CREDITED,
@@ -130,6 +159,7 @@ def _apply_wallet_event(
     report: AuditReport, kinds: dict[UUID, WalletKind], position: int, event: Any
 ) -> None:
     wallet_id = event.originator_id
+    report.versions[wallet_id] = event.originator_version
     if isinstance(event, Wallet.Opened):
         kinds[wallet_id] = WalletKind(event.kind)
         report.balances[wallet_id] = 0
@@ -148,7 +178,7 @@ def _apply_wallet_event(
             report.violations.append(
                 f"position {position}: transfer {transfer_id} paid out more than was debited"
             )
-    if kinds[wallet_id] is WalletKind.USER and report.balances[wallet_id] < 0:
+    if kinds[wallet_id] == WalletKind.USER and report.balances[wallet_id] < 0:
         report.violations.append(f"position {position}: wallet {wallet_id} went below zero")
     # Every movement is one side of a transfer or a deposit, so conservation at each
     # position comes down to: no transfer pays out more than was debited (checked
@@ -195,8 +225,8 @@ def _check_transfers(report: AuditReport, settled: bool) -> None:
 
 def _expected_steps(status: TransferStatus, refunded: bool) -> list[str] | None:
     """The wallet steps a finished transfer must have had; None while it is running."""
-    if status is TransferStatus.COMPLETED:
+    if status == TransferStatus.COMPLETED:
         return [DEBIT, CREDIT]
-    if status is TransferStatus.FAILED:
+    if status == TransferStatus.FAILED:
         return [DEBIT, REVERSAL] if refunded else []
     return None

@@ -1,4 +1,4 @@
-"""What the ledger's process applications share: conflict retries and wake-ups."""
+"""What the ledger's applications share: snapshots, conflict retries and wake-ups."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TypeVar
 from uuid import UUID
 
+from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.system import (
@@ -14,11 +15,34 @@ from eventsourcing.system import (
     RecordingEvent,
     RecordingEventReceiver,
 )
+from eventsourcing.utils import EnvType
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 CONFLICT_ATTEMPTS = 50
+SNAPSHOT_INTERVAL = 100  # events between two snapshots of one aggregate
+
+
+class Snapshotting(Application[UUID]):
+    """Snapshots each aggregate type it lists every ``snapshot_interval`` events.
+
+    A snapshot is taken after its events are committed; failing to take one costs
+    only speed (the next load replays a little further), so it is logged, never
+    raised into a command whose events are already saved.
+    """
+
+    def __init__(self, env: EnvType | None = None, *, snapshot_interval: int = SNAPSHOT_INTERVAL):
+        super().__init__(env)
+        kinds = type(self).snapshotting_intervals
+        # The library reads the intervals from the instance: this one's, not the class's.
+        self.snapshotting_intervals = dict.fromkeys(kinds, snapshot_interval)  # type: ignore[misc]
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        try:
+            super()._take_snapshots(processing_event)
+        except Exception:
+            log.exception("could not snapshot an aggregate of %s; it loads from events", self.name)
 
 
 def retry_on_conflict(attempt: Callable[[], T], attempts: int = CONFLICT_ATTEMPTS) -> T:
@@ -45,7 +69,7 @@ class Wakeup(RecordingEventReceiver[UUID]):
         self.callback()
 
 
-class LedgerProcess(ProcessApplication[UUID]):
+class LedgerProcess(Snapshotting, ProcessApplication[UUID]):
     """A process application whose steps survive races with other writers.
 
     Each step commits its new events and its tracking record together, one

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from application.accounts import Accounts
-from application.base import LedgerProcess, Wakeup
+from application.base import SNAPSHOT_INTERVAL, LedgerProcess, Wakeup
 from application.policy import CreditFaults, Limits
 from application.transfers import Transfers
 from application.wallets import Wallets
@@ -43,18 +43,26 @@ class Ledger:
         limits: Limits | None = None,
         faults: CreditFaults | None = None,
         webhook_rules: WebhookRules | None = None,
+        snapshot_interval: int = SNAPSHOT_INTERVAL,
     ) -> Ledger:
-        """Construct the applications on the stores ``env_for(app_name)`` describes."""
-        accounts = Accounts(env=env_for(Accounts.name))
-        wallets = Wallets(env=env_for(Wallets.name), limits=limits, faults=faults)
-        transfers = Transfers(env=env_for(Transfers.name))
+        """Construct the applications on the stores ``env_for(app_name)`` describes;
+        each snapshots its aggregates every ``snapshot_interval`` events."""
+        every = snapshot_interval
+        accounts = Accounts(env=env_for(Accounts.name), snapshot_interval=every)
+        wallets = Wallets(
+            env=env_for(Wallets.name), limits=limits, faults=faults, snapshot_interval=every
+        )
+        transfers = Transfers(env=env_for(Transfers.name), snapshot_interval=every)
 
         def transfer_at(transfer_id: UUID, version: int | None) -> Transfer:
             transfer: Transfer = transfers.repository.get(transfer_id, version=version)
             return transfer
 
         webhooks = Webhooks(
-            env=env_for(Webhooks.name), transfer_at=transfer_at, rules=webhook_rules
+            env=env_for(Webhooks.name),
+            transfer_at=transfer_at,
+            rules=webhook_rules,
+            snapshot_interval=every,
         )
         wallets.follow(transfers.name, transfers.notification_log)
         transfers.follow(wallets.name, wallets.notification_log)

@@ -12,7 +12,7 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
-from application.base import LedgerProcess
+from application.base import SNAPSHOT_INTERVAL, LedgerProcess
 from domain.errors import IdempotencyConflict, IllegalTransition, TransferNotFound
 from domain.money import Money
 from domain.transfer import Transfer
@@ -54,6 +54,7 @@ class Transfers(LedgerProcess):
     """Owns every transfer: the saga's state."""
 
     name = "Transfers"
+    snapshotting_intervals = {Transfer: SNAPSHOT_INTERVAL}
     topics = (
         get_topic(Wallet.Debited),
         get_topic(Wallet.DebitDeclined),

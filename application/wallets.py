@@ -14,7 +14,7 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import EnvType, get_topic
 
-from application.base import LedgerProcess, retry_on_conflict
+from application.base import SNAPSHOT_INTERVAL, LedgerProcess, retry_on_conflict
 from application.policy import CreditFaults, Limits
 from domain.deposit import Deposit
 from domain.errors import IdempotencyConflict, PayFlowError, WalletNotFound
@@ -36,7 +36,7 @@ class Wallets(LedgerProcess):
     """Owns every wallet; the only place a balance changes."""
 
     name = "Wallets"
-    snapshotting_intervals = {Wallet: 100}
+    snapshotting_intervals = {Wallet: SNAPSHOT_INTERVAL, Deposit: SNAPSHOT_INTERVAL}
     topics = (
         get_topic(Transfer.Initiated),
         get_topic(Transfer.Debited),
@@ -49,8 +49,9 @@ class Wallets(LedgerProcess):
         *,
         limits: Limits | None = None,
         faults: CreditFaults | None = None,
+        snapshot_interval: int = SNAPSHOT_INTERVAL,
     ) -> None:
-        super().__init__(env)
+        super().__init__(env, snapshot_interval=snapshot_interval)
         self.limits = limits or Limits()
         self.faults = faults or CreditFaults()
 

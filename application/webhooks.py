@@ -37,7 +37,7 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Recording, Tracking
 from eventsourcing.utils import EnvType, get_topic
 
-from application.base import LedgerProcess, retry_on_conflict
+from application.base import SNAPSHOT_INTERVAL, LedgerProcess, retry_on_conflict
 from domain.errors import DeliveryNotFound, WebhookNotFound
 from domain.transfer import REFUNDED_PREFIX, Transfer, TransferStatus
 from domain.webhook import Delivery, Webhook, WebhookBook, WebhookEvent
@@ -130,7 +130,11 @@ class Webhooks(LedgerProcess):
     """Owns webhook subscriptions and deliveries."""
 
     name = "Webhooks"
-    snapshotting_intervals = {Webhook: 100}
+    snapshotting_intervals = {
+        Webhook: SNAPSHOT_INTERVAL,
+        WebhookBook: SNAPSHOT_INTERVAL,
+        Delivery: SNAPSHOT_INTERVAL,
+    }
     topics = tuple(get_topic(kind) for kind in REPORTED)
 
     def __init__(
@@ -139,8 +143,9 @@ class Webhooks(LedgerProcess):
         *,
         transfer_at: TransferAt | None = None,
         rules: WebhookRules | None = None,
+        snapshot_interval: int = SNAPSHOT_INTERVAL,
     ) -> None:
-        super().__init__(env)
+        super().__init__(env, snapshot_interval=snapshot_interval)
         self.transfer_at = transfer_at
         self.rules = rules or WebhookRules()
         self._subscribers: set[UUID] = set()

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from domain.ids import deposit_id_for
 from domain.money import Money
+from domain.snapshot import LedgerAggregate
 
 
-class Deposit(Aggregate):
+class Deposit(LedgerAggregate):
     """One deposit into one user's wallet, and the balance it left behind."""
 
     @staticmethod

@@ -14,12 +14,13 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import RefreshTokenReused, SessionRevoked
+from domain.snapshot import LedgerAggregate
 
 REUSE_DETECTED = "reuse detected"
 LOGGED_OUT = "logged out"
 
 
-class TokenFamily(Aggregate):
+class TokenFamily(LedgerAggregate):
     """The refresh tokens of one sign-in; at most one of them is valid at a time."""
 
     class Started(Aggregate.Created):

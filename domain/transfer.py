@@ -17,8 +17,10 @@ from eventsourcing.domain import Aggregate, event
 from domain.errors import IllegalTransition, InvalidAmount, SelfTransfer
 from domain.ids import transfer_id_for
 from domain.money import Money
+from domain.snapshot import LedgerAggregate, exact_enum
 
 
+@exact_enum
 class TransferStatus(StrEnum):
     INITIATED = "INITIATED"
     DEBITED = "DEBITED"
@@ -49,7 +51,7 @@ def day_of(moment: datetime) -> str:
     return moment.astimezone(UTC).date().isoformat()
 
 
-class Transfer(Aggregate):
+class Transfer(LedgerAggregate):
     """Money on its way from one user's wallet to another's."""
 
     class Initiated(Aggregate.Created):
@@ -185,7 +187,7 @@ class Transfer(Aggregate):
     def fail(self, reason: str) -> None:
         """The debit was refused: nothing moved."""
         self._require_transition(TransferStatus.FAILED)
-        if self.status is not TransferStatus.INITIATED:
+        if self.status != TransferStatus.INITIATED:
             raise IllegalTransition("only an undebited transfer fails without a refund")
         self._failed(reason=reason)
 
@@ -210,7 +212,7 @@ class Transfer(Aggregate):
     def mark_refunded(self) -> None:
         """The sender's debit was reversed: the refund is done."""
         self._require_transition(TransferStatus.FAILED)
-        if self.status is not TransferStatus.REFUNDING:
+        if self.status != TransferStatus.REFUNDING:
             raise IllegalTransition("only a refunding transfer can be marked refunded")
         self._failed(reason=f"{REFUNDED_PREFIX}{self.failure_reason}")
 

@@ -11,9 +11,10 @@ import re
 import unicodedata
 from uuid import UUID, uuid4
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from domain.ids import derived_id
+from domain.snapshot import LedgerAggregate
 
 VPA_DOMAIN = "payflow"
 _NOT_HANDLE = re.compile(r"[^a-z0-9.]+")
@@ -43,7 +44,7 @@ def vpa_candidates(name: str, email: str) -> list[str]:
     return [f"{stem}@{VPA_DOMAIN}", *numbered, unique]
 
 
-class User(Aggregate):
+class User(LedgerAggregate):
     """Someone who can sign in and owns wallets."""
 
     @event("Registered")
@@ -67,7 +68,7 @@ class User(Aggregate):
         self.is_disabled = True
 
 
-class Claim(Aggregate):
+class Claim(LedgerAggregate):
     """A unique value (an email or a handle) claimed by one user, for good."""
 
     @staticmethod

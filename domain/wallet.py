@@ -26,15 +26,19 @@ from domain.errors import (
 from domain.ids import settlement_wallet_id, wallet_id_for
 from domain.limits import DailyLimit
 from domain.money import Money
+from domain.snapshot import LedgerAggregate, exact_enum
 
 
+@exact_enum
 class WalletKind(StrEnum):
     USER = "USER"
     SETTLEMENT = "SETTLEMENT"  # the outside world; may go negative
 
 
-class Wallet(Aggregate):
+class Wallet(LedgerAggregate):
     """One owner's balance in one currency."""
+
+    class_version = 2  # snapshots of version 1 held ``kind`` as a bare string
 
     class Opened(Aggregate.Created):
         owner_id: UUID
@@ -85,6 +89,11 @@ class Wallet(Aggregate):
         pass
 
     @staticmethod
+    def upcast_v1_v2(state: dict[str, object]) -> None:
+        """A version-1 snapshot wrote ``kind`` as text: give it back its type."""
+        state["kind"] = WalletKind(str(state["kind"]))
+
+    @staticmethod
     def create_id(owner_id: UUID, kind: str, currency: str) -> UUID:
         if kind == WalletKind.SETTLEMENT:
             return settlement_wallet_id(currency)
@@ -130,6 +139,12 @@ class Wallet(Aggregate):
     def is_active(self) -> bool:
         return not (self.is_frozen or self.is_closed)
 
+    @property
+    def is_settlement(self) -> bool:
+        """The outside world's account: the one wallet exempt from balance and daily
+        limits. Every other wallet is held to them, whatever its ``kind`` reads."""
+        return self.kind == WalletKind.SETTLEMENT
+
     # Money in and out ----------------------------------------------------------
 
     def deposit(self, deposit_id: UUID, amount: Money) -> None:
@@ -165,10 +180,11 @@ class Wallet(Aggregate):
         """
         self._require_open()
         self._require_amount(amount)
-        if self.kind is WalletKind.USER and self.balance_minor < amount.minor:
-            raise InsufficientFunds(f"balance {self.balance} is less than {amount}")
-        if self.kind is WalletKind.USER and daily is not None:
-            self.check_daily_allowance(amount, day, daily)
+        if not self.is_settlement:
+            if self.balance_minor < amount.minor:
+                raise InsufficientFunds(f"balance {self.balance} is less than {amount}")
+            if daily is not None:
+                self.check_daily_allowance(amount, day, daily)
         self._debited(
             transfer_id=transfer_id,
             amount=amount.minor,

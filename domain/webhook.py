@@ -18,14 +18,16 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from domain.errors import DeliveryPending, WebhookExists, WebhookLimitReached
 from domain.ids import derived_id
+from domain.snapshot import LedgerAggregate, exact_enum
 
 MAX_WEBHOOKS_PER_USER = 20
 
 
+@exact_enum
 class WebhookEvent(StrEnum):
     """What a transfer's parties can be told about (API.md, "Webhooks")."""
 
@@ -41,7 +43,7 @@ class WebhookEvent(StrEnum):
     REFUND_FAILED = "REFUND_FAILED"
 
 
-class WebhookBook(Aggregate):
+class WebhookBook(LedgerAggregate):
     """One user's endpoints, by URL."""
 
     @staticmethod
@@ -77,7 +79,7 @@ class WebhookBook(Aggregate):
         del self.urls[url]
 
 
-class Webhook(Aggregate):
+class Webhook(LedgerAggregate):
     """An endpoint that receives, signed, the event types it subscribed to."""
 
     @event("Subscribed")
@@ -141,13 +143,14 @@ class Webhook(Aggregate):
         self.is_active = False
 
 
+@exact_enum
 class DeliveryStatus(StrEnum):
     PENDING = "PENDING"
     DELIVERED = "DELIVERED"
     DEAD = "DEAD"  # dead-lettered: every attempt failed, or its endpoint went away
 
 
-class Delivery(Aggregate):
+class Delivery(LedgerAggregate):
     """One event owed to one endpoint, and every attempt to deliver it.
 
     The body is fixed when the delivery is scheduled, so every attempt sends (and
@@ -184,7 +187,7 @@ class Delivery(Aggregate):
 
     @property
     def is_pending(self) -> bool:
-        return self.status is DeliveryStatus.PENDING
+        return self.status == DeliveryStatus.PENDING
 
     def record_attempt(
         self,

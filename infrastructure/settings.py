@@ -32,6 +32,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
 
+from application.base import SNAPSHOT_INTERVAL
 from application.policy import CreditFaults, FaultSettings, InMemoryFaultSettings, Limits
 from domain.errors import InvalidAmount
 from domain.money import Money
@@ -98,6 +99,7 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     credit_failure_percent: int = 0
     saga_poll_interval: float = 1.0
+    snapshot_interval: int = SNAPSHOT_INTERVAL
     worker_threads: int = 16
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 64 * 1024
@@ -160,6 +162,9 @@ class _Reader:
                 "PAYFLOW_CREDIT_FAILURE_PERCENT", 0, low=0, high=100
             ),
             saga_poll_interval=self.integer("PAYFLOW_SAGA_POLL_MS", 1000, low=10) / 1000,
+            snapshot_interval=self.integer(
+                "PAYFLOW_SNAPSHOT_INTERVAL", SNAPSHOT_INTERVAL, low=1, high=1_000_000
+            ),
             worker_threads=self.integer("PAYFLOW_WORKER_THREADS", 16, low=1, high=256),
             argon2_time_cost=self.integer("PAYFLOW_ARGON2_TIME_COST", 3, low=1),
             argon2_memory_kib=self.integer("PAYFLOW_ARGON2_MEMORY_KIB", 65536, low=8),

@@ -116,6 +116,7 @@ def bootstrap(settings: Settings) -> Container:
         limits=settings.limits,
         faults=faults,
         webhook_rules=WebhookRules(hooks.attempts, hooks.disable_after, render_body),
+        snapshot_interval=settings.snapshot_interval,
     )
     hasher = Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
     payflow = PayFlow(ledger.accounts, ledger.wallets, ledger.transfers, hasher)

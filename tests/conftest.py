@@ -140,7 +140,11 @@ def ledger_factory(store_settings: Settings) -> Iterator[LedgerFactory]:
         webhook_rules: WebhookRules | None = None,
     ) -> Ledger:
         ledger = Ledger.build(
-            env_for(store_settings), limits=limits, faults=faults, webhook_rules=webhook_rules
+            env_for(store_settings),
+            limits=limits,
+            faults=faults,
+            webhook_rules=webhook_rules,
+            snapshot_interval=store_settings.snapshot_interval,
         )
         built.append(ledger)
         return ledger

@@ -189,6 +189,37 @@ def test_moves_money_over_http_and_keeps_it_across_a_restart(tmp_path: Path) -> 
     assert "transfers:      1 COMPLETED" in audit.stdout
 
 
+def test_a_wallet_past_its_snapshot_cannot_be_overdrawn_after_a_restart(tmp_path: Path) -> None:
+    """Opened + 99 deposits is version 100: the wallet snapshots, and after a restart
+    every load starts from that snapshot."""
+    data_dir, log = tmp_path / "var", tmp_path / "server.log"
+    with running(data_dir, log) as server:
+        asha = register(server, "Asha Kumar", "asha@example.com")
+        ravi = register(server, "Ravi Shah", "ravi@example.com")
+        for _ in range(99):
+            status, body = server.call(
+                "POST", "/wallets/me/deposit", {"amount": 1}, token=asha["tokens"]["accessToken"]
+            )
+            assert status == 200, body
+        assert server.stop(signal.SIGTERM) == 0
+
+    with running(data_dir, log) as server:
+        token = login(server, "asha@example.com")
+        status, body = server.call(
+            "POST",
+            "/transactions",
+            {"receiverId": ravi["user"]["userId"], "amount": 100000},
+            token=token,
+            headers={"Prefer": "wait=5"},
+        )
+        assert status == 201, body
+        transaction = body["data"]["transaction"]
+        assert transaction["status"] == "FAILED", transaction
+        assert transaction["failureReason"].startswith("Insufficient funds")
+        assert balance(server, token) == Decimal("99")
+        assert balance(server, login(server, "ravi@example.com")) == Decimal("0")
+
+
 @pytest.mark.parametrize("secret", [None, "payflow-development-secret-change-me", "short"])
 def test_refuses_to_start_in_production_without_a_real_jwt_secret(
     tmp_path: Path, secret: str | None

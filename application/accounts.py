@@ -60,6 +60,13 @@ class Accounts(Snapshotting):
     def user_by_vpa(self, vpa: str) -> User:
         return self.get_user(self._owner(VPA, vpa.strip().lower()))
 
+    def vpa_owner(self, vpa: str) -> UUID | None:
+        """Whose handle this is (a handle is never given up), or None if nobody's."""
+        try:
+            return self._owner(VPA, vpa.strip().lower())
+        except UserNotFound:
+            return None
+
     def _owner(self, kind: str, value: str) -> UUID:
         try:
             claim: Claim = self.repository.get(claim_id(kind, value))

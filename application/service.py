@@ -1,9 +1,18 @@
-"""``PayFlow``: the use cases the interfaces call, over the three applications."""
+"""``PayFlow``: the use cases the interfaces call, over the three applications.
+
+Replay first: a deposit or transfer with an idempotency key is answered from the
+outcome already recorded for (user, key) before anything is checked that depends
+on the ledger's state or configuration (balances, limits, the receiver). A
+client told "refused" pays again under a new key, so a key whose money moved is
+never refused; the same key for a different request is an IdempotencyConflict.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 from uuid import UUID
 
 from application.accounts import Accounts
@@ -15,12 +24,14 @@ from application.wallets import DepositReceipt, Wallets
 from domain.errors import (
     AccountDisabled,
     Forbidden,
+    IdempotencyConflict,
     InvalidCredentials,
+    PayFlowError,
     SelfTransfer,
     UserNotFound,
     WalletNotFound,
 )
-from domain.ids import wallet_id_for
+from domain.ids import transfer_id_for, wallet_id_for
 from domain.money import Money
 from domain.session import LOGGED_OUT, TokenFamily
 from domain.transfer import Transfer, day_of
@@ -29,6 +40,37 @@ from domain.wallet import Wallet
 
 # Verified when an email is unknown, so both failures take the same time.
 _UNKNOWN_USER_HASH_INPUT = "payflow-timing-equaliser"
+
+R = TypeVar("R")
+
+
+def replay_first(earlier: Callable[[], R | None], act: Callable[[], R]) -> R:
+    """The outcome recorded earlier, if any; else ``act()``. If ``act`` is refused,
+    look once more: a twin request with the same key may have been accepted while
+    this one was being checked, and its outcome is this request's answer too."""
+    found = earlier()
+    if found is not None:
+        return found
+    try:
+        return act()
+    except PayFlowError:
+        found = earlier()
+        if found is None:
+            raise
+        return found
+
+
+@dataclass(frozen=True)
+class TransferOrder:
+    """A transfer as its sender asked for it, before anything is looked up."""
+
+    sender_id: UUID
+    amount: Money
+    receiver_id: UUID | None = None
+    receiver_vpa: str | None = None
+    description: str | None = None
+    idempotency_key: str | None = None
+    wait_until: datetime | None = None  # the asking request waits for the outcome till then
 
 
 @dataclass(frozen=True)
@@ -116,9 +158,21 @@ class PayFlow:
     def deposit(
         self, user_id: UUID, amount: Money, idempotency_key: str | None = None
     ) -> DepositReceipt:
-        self.limits.check_deposit(amount)  # before anything is opened or written
-        self.wallet_of(user_id, amount.currency)
-        return self.wallets.deposit(user_id, amount, idempotency_key)
+        def act() -> DepositReceipt:
+            self.limits.check_deposit(amount)  # before anything is opened or written
+            self.wallet_of(user_id, amount.currency)
+            return self.wallets.deposit(user_id, amount, idempotency_key)
+
+        return replay_first(lambda: self.earlier_deposit(user_id, amount, idempotency_key), act)
+
+    def earlier_deposit(
+        self, user_id: UUID, amount: Money, idempotency_key: str | None
+    ) -> DepositReceipt | None:
+        """The deposit already made under this key, or None; IdempotencyConflict if it
+        was for another amount."""
+        if idempotency_key is None:
+            return None
+        return self.wallets.earlier_deposit(user_id, amount, idempotency_key)
 
     # Transfers -------------------------------------------------------------------
 
@@ -133,28 +187,76 @@ class PayFlow:
         idempotency_key: str | None = None,
     ) -> Initiation:
         """Start a transfer; the saga moves the money after this returns."""
+        return self.place(
+            TransferOrder(
+                sender_id, amount, receiver_id, receiver_vpa, description, idempotency_key
+            )
+        )
+
+    def place(self, order: TransferOrder) -> Initiation:
+        """Start the transfer the order asks for, or replay the one its key started."""
+        return replay_first(
+            lambda: self.earlier_transfer(order),
+            lambda: self.transfers.initiate(self._request_for(order)),
+        )
+
+    def earlier_transfer(self, order: TransferOrder) -> Initiation | None:
+        """The transfer already accepted under the order's key, or None;
+        IdempotencyConflict if that key was used for a different transfer."""
+        if order.idempotency_key is None:
+            return None
+        transfer_id = transfer_id_for(order.sender_id, order.idempotency_key)
+        earlier = self.transfers.initiated(transfer_id)
+        if earlier is None:
+            return None
+        if not self._same_transfer(order, earlier):
+            raise IdempotencyConflict(
+                f"idempotency key {order.idempotency_key!r} was used for another transfer"
+            )
+        return Initiation(earlier, replayed=True)
+
+    def _request_for(self, order: TransferOrder) -> TransferRequest:
+        """Check the order against the limits, the parties and the sender's allowance."""
+        amount = order.amount
         self.limits.check_transfer(amount)  # before anything is opened or written
-        receiver = self._receiver(receiver_id, receiver_vpa)
-        if receiver.id == sender_id:
+        receiver = self._receiver(order.receiver_id, order.receiver_vpa)
+        if receiver.id == order.sender_id:
             raise SelfTransfer("cannot send money to yourself")
-        sender_wallet = self.wallet_of(sender_id, amount.currency)
+        sender_wallet = self.wallet_of(order.sender_id, amount.currency)
         # Refuse at once what the wallet would refuse; the wallet still decides.
         today = day_of(datetime.now(UTC))
         sender_wallet.check_daily_allowance(amount, today, self.limits.daily)
         receiver_wallet = self.wallet_of(receiver.id, amount.currency)
-        request = TransferRequest(
-            sender_id=sender_id,
+        return TransferRequest(
+            sender_id=order.sender_id,
             receiver_id=receiver.id,
             sender_wallet_id=sender_wallet.id,
             receiver_wallet_id=receiver_wallet.id,
             amount=amount,
-            description=description,
-            idempotency_key=idempotency_key,
+            description=order.description,
+            idempotency_key=order.idempotency_key,
+            wait_until=order.wait_until,
         )
-        return self.transfers.initiate(request)
 
-    def transfer_for(self, user_id: UUID, transfer_id: UUID) -> Transfer:
-        transfer = self.transfers.get_transfer(transfer_id)
+    def _same_transfer(self, order: TransferOrder, earlier: Transfer) -> bool:
+        if order.receiver_id is not None:
+            receiver: UUID | None = order.receiver_id
+        else:
+            receiver = self.accounts.vpa_owner(order.receiver_vpa or "")
+        return (
+            receiver == earlier.receiver_id
+            and order.amount == earlier.amount
+            and order.description == earlier.description
+        )
+
+    def transfer_for(
+        self, user_id: UUID, transfer_id: UUID, as_of: datetime | None = None
+    ) -> Transfer:
+        """A transfer the user is a party to, as it is now or as it stood at ``as_of``."""
+        if as_of is None:
+            transfer = self.transfers.get_transfer(transfer_id)
+        else:
+            transfer = self.transfers.as_of(transfer_id, as_of)
         if user_id not in (transfer.sender_id, transfer.receiver_id):
             raise Forbidden("you are not a party to that transfer")
         return transfer

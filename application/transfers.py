@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +34,7 @@ class TransferRequest:
     amount: Money
     description: str | None = None
     idempotency_key: str | None = None
+    wait_until: datetime | None = None  # how it is answered, not what it is
 
     def matches(self, transfer: Transfer) -> bool:
         return (
@@ -73,17 +76,18 @@ class Transfers(LedgerProcess):
             amount=request.amount,
             description=request.description,
             idempotency_key=request.idempotency_key,
+            wait_until=request.wait_until,
         )
         if request.idempotency_key is None:
             self.save(transfer)
             return Initiation(transfer, replayed=False)
-        earlier = self._as_initiated(transfer.id)
+        earlier = self.initiated(transfer.id)
         if earlier is None:
             try:
                 self.save(transfer)
                 return Initiation(transfer, replayed=False)
             except IntegrityError:
-                earlier = self._as_initiated(transfer.id)  # a concurrent twin won
+                earlier = self.initiated(transfer.id)  # a concurrent twin won
                 assert earlier is not None
         if not request.matches(earlier):
             raise IdempotencyConflict(
@@ -98,7 +102,20 @@ class Transfers(LedgerProcess):
             raise TransferNotFound(f"no transfer {transfer_id}") from None
         return transfer
 
-    def _as_initiated(self, transfer_id: UUID) -> Transfer | None:
+    def as_of(self, transfer_id: UUID, moment: datetime) -> Transfer:
+        """The transfer as it stood at ``moment``: its events recorded by then."""
+        transfer: Transfer | None = None
+        events: Iterable[Any] = self.events.get(transfer_id)
+        for event in events:
+            if transfer is not None and event.timestamp > moment:
+                break
+            transfer = event.mutate(transfer)
+        if transfer is None:
+            raise TransferNotFound(f"no transfer {transfer_id}")
+        return transfer
+
+    def initiated(self, transfer_id: UUID) -> Transfer | None:
+        """The transfer as it was when accepted (version 1), or None if there is none."""
         try:
             transfer: Transfer = self.repository.get(transfer_id, version=1)
         except AggregateNotFoundError:

@@ -81,15 +81,16 @@ class Wallets(LedgerProcess):
     def deposit(
         self, user_id: UUID, amount: Money, idempotency_key: str | None = None
     ) -> DepositReceipt:
-        """Pay money in through the settlement account, exactly once per key."""
-        self.limits.check_deposit(amount)
+        """Pay money in through the settlement account, exactly once per key: a key
+        already used is answered with its deposit before any limit is checked."""
         wallet_id = wallet_id_for(user_id, amount.currency)
         deposit_id = Deposit.create_id(user_id, idempotency_key)
 
         def attempt() -> DepositReceipt:
-            earlier = self._earlier_deposit(deposit_id, wallet_id, amount, idempotency_key)
+            earlier = self.earlier_deposit(user_id, amount, idempotency_key)
             if earlier is not None:
                 return earlier
+            self.limits.check_deposit(amount)
             wallet = self.get_wallet(wallet_id)
             settlement = self._settlement(amount.currency)
             wallet.deposit(deposit_id, amount)
@@ -106,6 +107,22 @@ class Wallets(LedgerProcess):
             return DepositReceipt(record, replayed=False)
 
         return retry_on_conflict(attempt)
+
+    def earlier_deposit(
+        self, user_id: UUID, amount: Money, key: str | None
+    ) -> DepositReceipt | None:
+        """The deposit made under this key, or None; IdempotencyConflict if it was
+        for another amount or currency."""
+        if key is None:
+            return None
+        wallet_id = wallet_id_for(user_id, amount.currency)
+        try:
+            earlier: Deposit = self.repository.get(Deposit.create_id(user_id, key))
+        except AggregateNotFoundError:
+            return None
+        if earlier.wallet_id != wallet_id or earlier.amount != amount:
+            raise IdempotencyConflict(f"idempotency key {key!r} was used for a different deposit")
+        return DepositReceipt(earlier, replayed=True)
 
     def balance_at(self, wallet_id: UUID, moment: datetime) -> Money:
         """The balance as it stood at ``moment``, rebuilt from the wallet's events."""
@@ -169,19 +186,6 @@ class Wallets(LedgerProcess):
         step.collect_events(sender)
 
     # Helpers ---------------------------------------------------------------------
-
-    def _earlier_deposit(
-        self, deposit_id: UUID, wallet_id: UUID, amount: Money, key: str | None
-    ) -> DepositReceipt | None:
-        if key is None:
-            return None
-        try:
-            earlier: Deposit = self.repository.get(deposit_id)
-        except AggregateNotFoundError:
-            return None
-        if earlier.wallet_id != wallet_id or earlier.amount != amount:
-            raise IdempotencyConflict(f"idempotency key {key!r} was used for a different deposit")
-        return DepositReceipt(earlier, replayed=True)
 
     def _settlement(self, currency: str) -> Wallet:
         try:

@@ -63,6 +63,7 @@ class Transfer(LedgerAggregate):
         currency: str
         description: str | None
         idempotency_key: str | None
+        wait_until: datetime | None = None  # absent from transfers accepted before it was
 
     class Debited(Aggregate.Event):
         """The sender's wallet was debited; the credit step needs where and how much."""
@@ -109,6 +110,7 @@ class Transfer(LedgerAggregate):
         currency: str,
         description: str | None,
         idempotency_key: str | None,
+        wait_until: datetime | None = None,
     ) -> None:
         self.sender_id = sender_id
         self.receiver_id = receiver_id
@@ -118,6 +120,7 @@ class Transfer(LedgerAggregate):
         self.currency = currency
         self.description = description
         self.idempotency_key = idempotency_key
+        self.wait_until = wait_until  # when the request that started it stops waiting
         self.status = TransferStatus.INITIATED
         self.failure_reason: str | None = None
 
@@ -131,7 +134,11 @@ class Transfer(LedgerAggregate):
         amount: Money,
         description: str | None = None,
         idempotency_key: str | None = None,
+        wait_until: datetime | None = None,
     ) -> Transfer:
+        """A new transfer. ``wait_until`` is when the request that asks for it stops
+        waiting for its outcome (None: it does not wait); a replay of that request
+        answers with the transfer as it stood then, exactly as the first answer did."""
         if sender_id == receiver_id or sender_wallet_id == receiver_wallet_id:
             raise SelfTransfer("cannot send money to yourself")
         if not amount.is_positive:
@@ -145,6 +152,7 @@ class Transfer(LedgerAggregate):
             currency=amount.currency,
             description=description,
             idempotency_key=idempotency_key,
+            wait_until=wait_until,
         )
 
     @property

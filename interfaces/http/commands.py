@@ -5,16 +5,22 @@ A command with an idempotency key is first looked up in the response cache
 sent again, marked replayed, without the store. Anything else (no entry, an
 entry for a different request, Redis down) goes to the use case, where the
 event store decides, as if there were no cache; its first answer is then cached.
+A keyed command over a rate limit is still answered when it is a replay; only a
+new one is refused (``deferred_refusal``).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 from uuid import UUID
 
 from aiohttp import web
 
+from application.service import TransferOrder
 from domain.money import Money
 from infrastructure import response_cache as cache
 from infrastructure.response_cache import CachedResponse, fingerprint
@@ -24,18 +30,19 @@ from interfaces.http.errors import ApiError, ErrorCode
 from interfaces.http.jsonio import ok, read_json
 from interfaces.http.keys import OUTCOMES
 from interfaces.http.metrics import METRICS
+from interfaces.http.ratelimit import IDEMPOTENCY_HEADER, deferred_refusal
 from interfaces.http.schemas import (
     IDEMPOTENCY_KEY,
     DepositSchema,
     TransferSchema,
     load,
 )
-from interfaces.http.waiting import preferred_wait, wait_for_outcome
+from interfaces.http.waiting import preferred_wait, waited_answer
 from interfaces.ids import DEPOSIT, USER, MalformedId, parse_id, public_id
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 routes = web.RouteTableDef()
-IDEMPOTENCY_HEADER = "X-Idempotency-Key"
 REPLAYED_HEADER = "X-Idempotent-Replayed"
 
 
@@ -51,7 +58,9 @@ async def deposit(request: web.Request) -> web.Response:
         data = {**cached.data, "idempotent": True}
         return ok(data, status=cached.status, headers=_replayed(True))
     payflow = container(request).payflow
-    receipt = await blocking(request, payflow.deposit, user_id, amount, key)
+    receipt = await _admitted(
+        request, payflow.deposit, payflow.earlier_deposit, user_id, amount, key
+    )
     data = {
         "message": "Deposit successful",
         "newBalance": render.amount(receipt.deposit.balance_after),
@@ -67,7 +76,30 @@ async def deposit(request: web.Request) -> web.Response:
 async def create_transaction(request: web.Request) -> web.Response:
     user_id = caller(request)
     key = _idempotency_key(request, None)
+    wait = preferred_wait(request.headers.get("Prefer"))
     body = load(TransferSchema(), await read_json(request))
+    order, asked = _transfer_order(user_id, key, wait, body)
+    cached = await _cached(request, user_id, cache.TRANSFER, key, asked)
+    if cached is not None:  # the first answer as it was sent
+        return ok(cached.data, status=cached.status, headers=_replayed(True))
+    payflow = container(request).payflow
+    initiation = await _admitted(request, payflow.place, payflow.earlier_transfer, order)
+    transfer, headers = initiation.transfer, _replayed(initiation.replayed)
+    if transfer.wait_until is not None:  # the first request waited: its replays answer alike
+        as_of = functools.partial(blocking, request, payflow.transfer_for, user_id, transfer.id)
+        transfer = await waited_answer(request.app[OUTCOMES], transfer, as_of)
+        if not initiation.replayed:
+            headers["Preference-Applied"] = f"wait={wait}"
+    data = {"transaction": render.transfer(transfer)}
+    if not initiation.replayed:
+        await _keep(request, user_id, cache.TRANSFER, key, CachedResponse(201, data, asked))
+    return ok(data, status=201, headers=headers)
+
+
+def _transfer_order(
+    user_id: UUID, key: str | None, wait: int, body: dict[str, Any]
+) -> tuple[TransferOrder, str]:
+    """The order a validated body asks for, and the fingerprint its key stands for."""
     receiver_id = None
     if body.get("receiver_id") is not None:
         try:
@@ -75,39 +107,42 @@ async def create_transaction(request: web.Request) -> web.Response:
         except MalformedId:
             raise ApiError(404, ErrorCode.USER_NOT_FOUND, "Receiver not found") from None
     amount = Money.parse(body["amount"], body["currency"])
+    order = TransferOrder(
+        user_id,
+        amount,
+        receiver_id,
+        body.get("receiver_vpa"),
+        body["description"],
+        key,
+        wait_until=datetime.now(UTC) + timedelta(seconds=wait) if wait else None,
+    )
     asked = fingerprint(
         {
             "amount": amount.minor,
             "currency": amount.currency,
             "receiverId": None if receiver_id is None else str(receiver_id),
-            "receiverVpa": body.get("receiver_vpa"),
-            "description": body["description"],
+            "receiverVpa": order.receiver_vpa,
+            "description": order.description,
         }
     )
-    cached = await _cached(request, user_id, cache.TRANSFER, key, asked)
-    if cached is not None:  # the first answer as it was sent; a replay never waits
-        return ok(cached.data, status=cached.status, headers=_replayed(True))
-    payflow = container(request).payflow
-    initiation = await blocking(
-        request,
-        payflow.send,
-        user_id,
-        amount,
-        receiver_id=receiver_id,
-        receiver_vpa=body.get("receiver_vpa"),
-        description=body["description"],
-        idempotency_key=key,
-    )
-    transfer, headers = initiation.transfer, _replayed(initiation.replayed)
-    wait = preferred_wait(request.headers.get("Prefer"))
-    if wait and not initiation.replayed:  # a replay answers as the first answer did
-        reload = functools.partial(blocking, request, payflow.transfer_for, user_id, transfer.id)
-        transfer = await wait_for_outcome(request.app[OUTCOMES], transfer.id, wait, reload)
-        headers["Preference-Applied"] = f"wait={wait}"
-    data = {"transaction": render.transfer(transfer)}
-    if not initiation.replayed:
-        await _keep(request, user_id, cache.TRANSFER, key, CachedResponse(201, data, asked))
-    return ok(data, status=201, headers=headers)
+    return order, asked
+
+
+async def _admitted(
+    request: web.Request,
+    act: Callable[..., T],
+    earlier: Callable[..., T | None],
+    *args: Any,
+) -> T:
+    """``act(*args)``, off the loop; over a rate limit, only the outcome this keyed
+    command already has (``earlier(*args)``), and the limit's refusal if none."""
+    refusal = deferred_refusal(request)
+    if refusal is None:
+        return await blocking(request, act, *args)
+    found = await blocking(request, earlier, *args)
+    if found is None:
+        raise refusal
+    return found
 
 
 async def _cached(

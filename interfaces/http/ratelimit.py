@@ -4,7 +4,11 @@
 - login and register, per IP and the body's email (4002);
 - ``POST /transactions``, per authenticated user (4003).
 
-``/health*`` and ``/metrics`` are exempt. A request whose ``X-Load-Test-Token``
+``/health*`` and ``/metrics`` are exempt. A command with an idempotency key is
+counted like any other, but a refusal is left to its handler
+(``deferred_refusal``), which answers a replay of an earlier outcome for that key
+and raises the refusal only when there is none: a retry is never refused.
+A request whose ``X-Load-Test-Token``
 equals the configured ``LOAD_TEST_SECRET`` skips every limit (never when the
 secret is unset). Limited responses carry ``RateLimit-Limit``,
 ``RateLimit-Remaining`` and ``RateLimit-Reset`` of the tightest limit, refused
@@ -31,7 +35,10 @@ from interfaces.http.metrics import route_template
 LOAD_TEST_HEADER = "X-Load-Test-Token"
 AUTH_ROUTES = {("POST", "/auth/login"), ("POST", "/auth/register")}
 TRANSFER_ROUTES = {("POST", "/transactions")}
+REPLAYABLE_ROUTES = {("POST", "/transactions"), ("POST", "/wallets/me/deposit")}
+IDEMPOTENCY_HEADER = "X-Idempotency-Key"
 DECISION = web.RequestKey("rate_limit_decision", Decision)
+REFUSAL = web.RequestKey("rate_limit_refusal", ApiError)
 
 
 @dataclass(frozen=True)
@@ -78,8 +85,17 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
         decision = await limiter.hit(limit.key, limit.rule)
         _remember(request, decision)
         if not decision.allowed:
-            raise ApiError(429, limit.group.code, limit.group.message)
+            refusal = ApiError(429, limit.group.code, limit.group.message)
+            if not await _keyed_command(request):
+                raise refusal
+            request[REFUSAL] = refusal  # the handler replays, or raises it
+            break
     return await handler(request)
+
+
+def deferred_refusal(request: web.Request) -> ApiError | None:
+    """The rate limit's refusal of this keyed command, to raise unless it is a replay."""
+    return request.get(REFUSAL)
 
 
 async def rate_limit_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -90,7 +106,7 @@ async def rate_limit_headers(request: web.Request, response: web.StreamResponse)
     response.headers["RateLimit-Limit"] = str(decision.limit)
     response.headers["RateLimit-Remaining"] = str(decision.remaining)
     response.headers["RateLimit-Reset"] = str(decision.reset_seconds)
-    if not decision.allowed:
+    if not decision.allowed and response.status == 429:  # not on a replay it let through
         response.headers["Retry-After"] = str(decision.reset_seconds)
 
 
@@ -135,12 +151,25 @@ def _remember(request: web.Request, decision: Decision) -> None:
 
 async def _email(request: web.Request) -> str:
     """The body's email, normalised; the body stays readable (aiohttp caches it)."""
+    email = await _body_field(request, "email")
+    return email.strip().lower() if isinstance(email, str) else ""
+
+
+async def _keyed_command(request: web.Request) -> bool:
+    """A command that carries an idempotency key, and so may be a replay."""
+    if (request.method, route_template(request)) not in REPLAYABLE_ROUTES:
+        return False
+    return IDEMPOTENCY_HEADER in request.headers or bool(
+        await _body_field(request, "idempotencyKey")
+    )
+
+
+async def _body_field(request: web.Request, name: str) -> object:
     try:
         body = json.loads(await request.read())
     except (ValueError, RecursionError):
-        return ""
-    email = body.get("email") if isinstance(body, dict) else None
-    return email.strip().lower() if isinstance(email, str) else ""
+        return None
+    return body.get(name) if isinstance(body, dict) else None
 
 
 def _user(request: web.Request) -> str | None:

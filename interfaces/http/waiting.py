@@ -3,6 +3,11 @@
 The Transfers application tells this watcher of every commit made in this
 process; a request waiting on a transfer is woken the moment its terminal event
 is committed, with no polling.
+
+The answer is a function of the log: the transfer as it stood when the wait ended,
+at its outcome or at the deadline the transfer records (``wait_until``), whichever
+came first. A replay of the request computes the same function, so it answers as
+the first answer did, with or without a cache of that answer.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import contextlib
 import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from uuid import UUID
 
 from eventsourcing.system import RecordingEvent, RecordingEventReceiver
@@ -69,10 +75,28 @@ class TransferOutcomes(RecordingEventReceiver[UUID]):
                     future.set_result(None)
 
 
+async def waited_answer(
+    outcomes: TransferOutcomes,
+    accepted: Transfer,
+    load: Callable[[datetime | None], Awaitable[Transfer]],
+) -> Transfer:
+    """The answer to a request that waits for ``accepted``'s outcome: the transfer as
+    it stood at its outcome or at its ``wait_until``, whichever came first. ``load(None)``
+    loads the transfer as it is, ``load(moment)`` as it stood at that moment."""
+    deadline = accepted.wait_until
+    assert deadline is not None, "only a transfer whose request waits is answered so"
+    left = (deadline - datetime.now(UTC)).total_seconds()
+    if left > 0:
+        latest = await wait_for_outcome(outcomes, accepted.id, left, lambda: load(None))
+        if latest.status.is_terminal and latest.modified_on <= deadline:
+            return latest
+    return await load(deadline)
+
+
 async def wait_for_outcome(
     outcomes: TransferOutcomes,
     transfer_id: UUID,
-    seconds: int,
+    seconds: float,
     load: Callable[[], Awaitable[Transfer]],
     recheck: float = RECHECK_SECONDS,
 ) -> Transfer:

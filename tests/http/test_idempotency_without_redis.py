@@ -13,7 +13,7 @@ import redis
 from infrastructure.settings import Settings
 from tests.conftest import REDIS_URL, closed_port_url, make_settings, require_redis
 from tests.http.conftest import UNLIMITED
-from tests.http.support import Account, Api, success
+from tests.http.support import Account, Api, failure, success
 
 REPLAYED = "X-Idempotent-Replayed"
 
@@ -82,3 +82,23 @@ async def test_a_deposit_key_credits_once(api: Api, asha: Account, settings: Set
     assert sum(not r["idempotent"] for r in results) == 1
     assert {r["operationId"] for r in results} == {results[0]["operationId"]}
     assert await api.balance(asha) == Decimal(7)
+
+
+async def test_a_waited_transfer_is_replayed_as_first_answered_once_its_cache_entry_is_gone(
+    api: Api, asha: Account, ravi: Account, settings: Settings
+) -> None:
+    await api.deposit(asha, "100000")
+    body = {"receiverId": ravi.user_id, "amount": 100000}
+    headers = asha.auth | {"X-Idempotency-Key": "big-one", "Prefer": "wait=5"}
+    first = await api.client.post("/transactions", json=body, headers=headers)
+    original = await success(first, 201)
+    assert original["transaction"]["status"] == "COMPLETED"
+    flush_our_keys(settings)
+
+    again = await api.client.post("/transactions", json=body, headers=headers)
+    other = await api.client.post("/transactions", json=body | {"amount": 1}, headers=headers)
+
+    assert await success(again, 201) == original  # not 3012: the day's allowance is spent
+    assert again.headers[REPLAYED] == "true"
+    await failure(other, 409, 3006)
+    assert await api.balance(ravi) == Decimal(100000)

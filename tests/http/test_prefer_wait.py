@@ -89,6 +89,27 @@ async def test_answers_as_it_stands_when_the_wait_runs_out(
     assert (await response.json())["data"]["transaction"]["status"] == "INITIATED"
 
 
+async def test_a_replay_after_the_saga_finished_still_answers_as_the_wait_ended(
+    client: TestClient, asha: Account, ravi: Account
+) -> None:
+    container = client.app[CONTAINER]
+    container.saga.stop()  # the wait runs out with the transfer untouched
+    await deposit(client, asha, 100)
+    key = {"X-Idempotency-Key": "slow"}
+    first = await send(client, asha, ravi, 40, Prefer="wait=1", **key)
+    original = await first.json()
+    assert original["data"]["transaction"]["status"] == "INITIATED"
+    container.ledger.drain()  # now the saga has completed it
+    transfer_id = original["data"]["transaction"]["transactionId"]
+
+    again = await send(client, asha, ravi, 40, Prefer="wait=1", **key)
+    now = await client.get(f"/transactions/{transfer_id}", headers=asha.auth)
+
+    assert again.headers["X-Idempotent-Replayed"] == "true"
+    assert await again.json() == original  # as the first answer was, not as it is now
+    assert (await now.json())["data"]["transaction"]["status"] == "COMPLETED"
+
+
 async def test_without_the_preference_answers_initiated_at_once(
     client: TestClient, asha: Account, ravi: Account
 ) -> None:

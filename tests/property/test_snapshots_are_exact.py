@@ -74,7 +74,8 @@ def make_wallet(n: int) -> Wallet:
 
 def make_transfer(n: int) -> Transfer:
     key = f"key-{n}" if n % 2 else None
-    return Transfer.initiate(an_id(1), an_id(2), an_id(3), an_id(4), rupees(n), "rent", key)
+    waits = moment(n) if n % 3 else None
+    return Transfer.initiate(an_id(1), an_id(2), an_id(3), an_id(4), rupees(n), "rent", key, waits)
 
 
 def make_delivery(n: int) -> Delivery:

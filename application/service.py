@@ -74,6 +74,21 @@ class TransferOrder:
 
 
 @dataclass(frozen=True)
+class SignIn:
+    """What a sign-in checks a password against: the user's hash, or, for an email
+    nobody registered, a stand-in hash that costs the same to verify."""
+
+    user: User | None
+    password_hash: str
+
+    def user_if(self, verified: bool) -> User:
+        """The user, if the password verified against a real user's hash."""
+        if self.user is None or not verified:
+            raise InvalidCredentials("invalid email or password")
+        return self.user
+
+
+@dataclass(frozen=True)
 class Registration:
     user: User
     wallet: Wallet
@@ -102,19 +117,27 @@ class PayFlow:
     def register(
         self, name: str, email: str, password: str, phone: str | None = None
     ) -> Registration:
-        user = self.accounts.register(name, email, self.hasher.hash(password), phone)
+        return self.register_hashed(name, email, self.hasher.hash(password), phone)
+
+    def register_hashed(
+        self, name: str, email: str, password_hash: str, phone: str | None = None
+    ) -> Registration:
+        """Register with a password already hashed (the hashing runs on threads of its own)."""
+        user = self.accounts.register(name, email, password_hash, phone)
         return Registration(user, self.wallet_of(user.id))
 
     def authenticate(self, email: str, password: str) -> User:
         """The user with these credentials; InvalidCredentials whatever is wrong."""
+        sign_in = self.sign_in_for(email)
+        return sign_in.user_if(self.hasher.verify(sign_in.password_hash, password))
+
+    def sign_in_for(self, email: str) -> SignIn:
+        """The hash a sign-in as ``email`` must verify; unknown emails cost the same."""
         try:
             user = self.accounts.user_by_email(email)
         except UserNotFound:
-            self.hasher.verify(self._dummy_hash, password)
-            raise InvalidCredentials("invalid email or password") from None
-        if not self.hasher.verify(user.password_hash, password):
-            raise InvalidCredentials("invalid email or password")
-        return user
+            return SignIn(None, self._dummy_hash)
+        return SignIn(user, user.password_hash)
 
     def user(self, user_id: UUID) -> User:
         return self.accounts.get_user(user_id)

@@ -6,8 +6,9 @@ SQLite files under ``./var``, no Redis, port 3000.
 
 Rate limits (API.md "Rate limits") are each one variable ``<hits>/<seconds>``:
 ``PAYFLOW_RATE_GLOBAL`` (default ``100/900``, per client IP, production mode
-only), ``PAYFLOW_RATE_AUTH`` (``5/900``, login and register per IP+email) and
-``PAYFLOW_RATE_TRANSFERS`` (``10/60``, ``POST /transactions`` per user).
+only), ``PAYFLOW_RATE_AUTH`` (``5/900``, login and register per IP+email),
+``PAYFLOW_RATE_AUTH_IP`` (``30/900``, login and register per IP, whatever the
+email) and ``PAYFLOW_RATE_TRANSFERS`` (``10/60``, ``POST /transactions`` per user).
 ``LOAD_TEST_SECRET`` (unset: no bypass) lets a request whose
 ``X-Load-Test-Token`` equals it skip every limit. ``REDIS_URL`` (unset: no
 Redis, in-memory counters per process) shares the counters between processes,
@@ -46,6 +47,11 @@ REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 _RULE = re.compile(r"([0-9]{1,9})\s*/\s*([0-9]{1,9})")
 
 
+def default_hash_threads() -> int:
+    """Password hashing gets every core but one: the ledger keeps a core of its own."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
 class SettingsError(ValueError):
     """One or more settings are missing or malformed; the message lists each."""
 
@@ -67,6 +73,7 @@ class RateLimits:
     per_client: Rule = Rule(100, 900)
     auth: Rule = Rule(5, 900)
     transfers: Rule = Rule(10, 60)
+    auth_per_ip: Rule = Rule(30, 900)  # login and register from one address, any email
 
 
 @dataclass(frozen=True)
@@ -100,10 +107,14 @@ class Settings:
     credit_failure_percent: int = 0
     saga_poll_interval: float = 1.0
     snapshot_interval: int = SNAPSHOT_INTERVAL
-    worker_threads: int = 16
+    worker_threads: int = 8  # store access: this many for commands, as many for queries
+    store_queue: int = 256
+    hash_threads: int = field(default_factory=default_hash_threads)
+    hash_queue: int = 8
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 64 * 1024
     max_body_bytes: int = 64 * 1024
+    read_wait: float = 2.0  # seconds a query may wait for the read models
     log_level: str = "INFO"
     create_tables: bool = True  # off for server-mode workers: `payflow init` made them
     rate_limits: RateLimits = field(default_factory=RateLimits)
@@ -165,10 +176,16 @@ class _Reader:
             snapshot_interval=self.integer(
                 "PAYFLOW_SNAPSHOT_INTERVAL", SNAPSHOT_INTERVAL, low=1, high=1_000_000
             ),
-            worker_threads=self.integer("PAYFLOW_WORKER_THREADS", 16, low=1, high=256),
+            worker_threads=self.integer("PAYFLOW_WORKER_THREADS", 8, low=1, high=256),
+            store_queue=self.integer("PAYFLOW_STORE_QUEUE", 256, low=0, high=100_000),
+            hash_threads=self.integer(
+                "PAYFLOW_HASH_THREADS", default_hash_threads(), low=1, high=256
+            ),
+            hash_queue=self.integer("PAYFLOW_HASH_QUEUE", 8, low=0, high=10_000),
             argon2_time_cost=self.integer("PAYFLOW_ARGON2_TIME_COST", 3, low=1),
             argon2_memory_kib=self.integer("PAYFLOW_ARGON2_MEMORY_KIB", 65536, low=8),
             max_body_bytes=self.integer("PAYFLOW_MAX_BODY_BYTES", 65536, low=1024),
+            read_wait=self.integer("PAYFLOW_READ_WAIT_MS", 2000, low=0, high=10_000) / 1000,
             log_level=self.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
             create_tables=self.choice("PAYFLOW_CREATE_TABLES", ("yes", "no"), "yes") == "yes",
             rate_limits=self.rate_limits(),
@@ -224,6 +241,7 @@ class _Reader:
         return RateLimits(
             per_client=self.rule("PAYFLOW_RATE_GLOBAL", defaults.per_client),
             auth=self.rule("PAYFLOW_RATE_AUTH", defaults.auth),
+            auth_per_ip=self.rule("PAYFLOW_RATE_AUTH_IP", defaults.auth_per_ip),
             transfers=self.rule("PAYFLOW_RATE_TRANSFERS", defaults.transfers),
         )
 

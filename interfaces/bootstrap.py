@@ -7,7 +7,6 @@ settings (temporary directories, in-memory stores, a cheap password hash).
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -16,6 +15,7 @@ from application.policy import CreditFaults
 from application.saga import Ledger, SagaRunner
 from application.service import PayFlow
 from application.webhooks import WebhookRules
+from infrastructure.bulkhead import Bulkhead
 from infrastructure.fault_settings import PostgresFaultSettings
 from infrastructure.hints import HintOnCommit, RedisHints
 from infrastructure.passwords import Argon2Hasher
@@ -43,7 +43,10 @@ class Container:
     payflow: PayFlow
     tokens: TokenService
     saga: SagaRunner
-    executor: ThreadPoolExecutor
+    commands: Bulkhead  # threads for store access by commands
+    queries: Bulkhead  # and by queries, apart, so a flood of reads cannot hold up a transfer
+    hashing: Bulkhead  # threads for password hashing, apart so logins cannot starve the ledger
+    checks: Bulkhead  # a thread for health checks, so a busy store pool never slows /health
     projector: Projector
     webhook_worker: WebhookWorker
     rate_limiter: RateLimiter = field(default_factory=InMemoryRateLimiter)
@@ -76,7 +79,10 @@ class Container:
             self.probe.stop()
         if self.hints is not None:
             self.hints.stop()
-        self.executor.shutdown(wait=True)
+        self.commands.shutdown()
+        self.queries.shutdown()
+        self.hashing.shutdown()
+        self.checks.shutdown()
         self.projector.store.datastore.close()
         self.ledger.close()
         if self.shared_faults is not None:
@@ -124,16 +130,17 @@ def bootstrap(settings: Settings) -> Container:
         settings.jwt_secret, settings.access_token_ttl, settings.refresh_token_ttl
     )
     rate_limiter, redis = rate_limiting(settings)
-    executor = ThreadPoolExecutor(
-        max_workers=settings.worker_threads, thread_name_prefix="payflow-io"
-    )
+    commands = Bulkhead("command", settings.worker_threads, settings.store_queue)
     return Container(
         settings=settings,
         ledger=ledger,
         payflow=payflow,
         tokens=tokens,
         saga=SagaRunner(ledger, poll_interval=settings.saga_poll_interval),
-        executor=executor,
+        commands=commands,
+        queries=Bulkhead("query", settings.worker_threads, settings.store_queue),
+        hashing=Bulkhead("hashing", settings.hash_threads, settings.hash_queue),
+        checks=Bulkhead("checks", 1, 1),
         projector=Projector(
             open_read_store(read_store_env(settings)),
             [ledger.transfers, ledger.wallets, ledger.webhooks],
@@ -143,7 +150,7 @@ def bootstrap(settings: Settings) -> Container:
             hooks,
             require_https=settings.is_production,
             poll_interval=settings.saga_poll_interval,
-            executor=executor,
+            executor=commands.executor,
         ),
         rate_limiter=rate_limiter,
         redis=redis,

@@ -2,15 +2,16 @@
 
 It pulls a page of notifications, turns them into row changes, and commits the
 page with one tracking record (batch, then fsync once). In one process a commit
-to any of them wakes it at once; polling is only the safety net.
+to any of them wakes it at once; polling is only the safety net. After each
+page it tells its listeners (``on_progress``) how far that log's read models
+have got, so nobody has to ask the store, or hold a thread, to wait for them.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +24,7 @@ from projections.store import ProjectionOvertaken, ReadStore, Write
 
 log = logging.getLogger(__name__)
 PAGE = 200
+Progress = Callable[[str, int], None]  # (log name, position projected up to)
 
 
 class _Wakeup(RecordingEventReceiver[UUID]):
@@ -40,7 +42,7 @@ class Projector:
         self.store = store
         self.leaders = list(leaders)
         self.page_size = PAGE
-        self._progress = threading.Condition()
+        self._listeners: list[Progress] = []
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -68,9 +70,17 @@ class Projector:
             # rolled back whole. Start again from wherever the tracking now stands.
             log.info("projection of %s overtaken at %s", leader.name, page[-1].id)
             return 0
-        with self._progress:
-            self._progress.notify_all()
+        self._tell(leader.name, page[-1].id)
         return len(page)
+
+    def on_progress(self, listener: Progress) -> None:
+        """Call ``listener(log name, position)`` (on the projecting thread) after each
+        page this projector commits."""
+        self._listeners.append(listener)
+
+    def _tell(self, leader_name: str, position: int) -> None:
+        for listener in self._listeners:
+            listener(leader_name, position)
 
     @staticmethod
     def _writes(leader: Application[Any], page: Sequence[Notification]) -> list[Write]:
@@ -90,21 +100,9 @@ class Projector:
                     start = page[-1].id + 1
 
         reached = self.store.rebuild(pages())
-        with self._progress:
-            self._progress.notify_all()
+        for name, position in reached.items():
+            self._tell(name, position)
         return reached
-
-    def wait_until(self, targets: Mapping[str, int], timeout: float) -> bool:
-        """Block until each named log is projected up to its target position."""
-        deadline = time.monotonic() + timeout
-        with self._progress:
-            while not all(self.position(name) >= at for name, at in targets.items()):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                # Woken by this process's commits; the cap covers other processes'.
-                self._progress.wait(min(remaining, 0.05))
-        return True
 
     def positions(self) -> dict[str, int]:
         """How far the read models have got in each followed log."""

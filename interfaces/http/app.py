@@ -13,14 +13,15 @@ from interfaces.bootstrap import Container
 from interfaces.http import (
     auth_routes,
     commands,
+    consistency,
     docs,
+    health,
     listings,
     metrics,
     queries,
     simulation,
     webhooks,
 )
-from interfaces.http.consistency import position_middleware
 from interfaces.http.errors import envelope_middleware, store_guard_middleware
 from interfaces.http.keys import CONTAINER, OUTCOMES
 from interfaces.http.ratelimit import rate_limit_headers, rate_limit_middleware
@@ -37,16 +38,18 @@ def create_app(container: Container, run_workers: bool = True) -> web.Applicatio
             envelope_middleware,
             rate_limit_middleware,
             store_guard_middleware,
-            position_middleware,
+            consistency.position_middleware,
         ],
         client_max_size=container.settings.max_body_bytes,
     )
     app[CONTAINER] = container
     app[OUTCOMES] = TransferOutcomes()
     app[metrics.METRICS] = metrics.HttpMetrics()
+    consistency.install(app, only_writer=run_workers)
     app.on_response_prepare.append(rate_limit_headers)
     app.add_routes(auth_routes.routes)
     app.add_routes(commands.routes)
+    health.install(app)
     app.add_routes(queries.routes)
     app.add_routes(listings.routes)
     app.add_routes(simulation.routes)

@@ -1,6 +1,9 @@
 """Auth routes: register, log in, rotate a refresh token, log out, and who am I.
 
-Registering or logging in starts a refresh-token family in the event store;
+Password hashing runs on threads of its own (``hashing``), store access on others
+(``blocking``): a flood of logins fills only the first, and is refused with 503
+once their queue is full, while the ledger goes on. Registering or logging in
+starts a refresh-token family in the event store;
 refresh spends the presented token for a new pair of the same family, and
 logout revokes the family. Access tokens stay stateless until they expire.
 """
@@ -13,7 +16,7 @@ from aiohttp import web
 
 from infrastructure.tokens import REFRESH, Claims, InvalidToken, TokenPair
 from interfaces.http import render
-from interfaces.http.context import blocking, caller, container
+from interfaces.http.context import blocking, caller, container, hashing
 from interfaces.http.jsonio import ok, read_json
 from interfaces.http.schemas import LoginSchema, RefreshSchema, RegisterSchema, load
 
@@ -24,12 +27,13 @@ routes = web.RouteTableDef()
 async def register(request: web.Request) -> web.Response:
     body = load(RegisterSchema(), await read_json(request))
     payflow = container(request).payflow
+    password_hash = await hashing(request, payflow.hasher.hash, body["password"])
     registration = await blocking(
         request,
-        payflow.register,
+        payflow.register_hashed,
         body["name"].strip(),
         body["email"],
-        body["password"],
+        password_hash,
         body["phone"],
     )
     pair = await _sign_in(request, registration.user.id)
@@ -41,7 +45,11 @@ async def register(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     body = load(LoginSchema(), await read_json(request))
     payflow = container(request).payflow
-    user = await blocking(request, payflow.authenticate, body["email"], body["password"])
+    sign_in = await blocking(request, payflow.sign_in_for, body["email"])
+    verified = await hashing(
+        request, payflow.hasher.verify, sign_in.password_hash, body["password"]
+    )
+    user = sign_in.user_if(verified)
     pair = await _sign_in(request, user.id)
     return ok({"user": render.user(user), "tokens": render.tokens(pair)})
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
 from aiohttp import web
 
+from infrastructure.bulkhead import Bulkhead
 from infrastructure.tokens import ACCESS
 from interfaces.bootstrap import Container
 from interfaces.http.errors import ApiError, ErrorCode
@@ -23,11 +22,21 @@ def container(request: web.Request) -> Container:
 
 
 async def blocking(request: web.Request, call: Callable[..., T], *args: Any, **kw: Any) -> T:
-    """Run a blocking use case (store I/O, password hashing) off the event loop."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(
-        container(request).executor, functools.partial(call, *args, **kw)
-    )
+    """Run blocking store access off the event loop: a query's (GET, HEAD) on the query
+    threads, a command's on the command threads, so neither can starve the other;
+    Overloaded at once when the threads and their queue are full."""
+    return await store_pool(request).run(call, *args, **kw)
+
+
+def store_pool(request: web.Request) -> Bulkhead:
+    held = container(request)
+    return held.queries if request.method in ("GET", "HEAD") else held.commands
+
+
+async def hashing(request: web.Request, call: Callable[..., T], *args: Any) -> T:
+    """Run password hashing on its own threads, so a flood of logins cannot hold the
+    threads the ledger needs; Overloaded at once when they and their queue are full."""
+    return await container(request).hashing.run(call, *args)
 
 
 def caller(request: web.Request) -> UUID:

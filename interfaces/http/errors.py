@@ -18,6 +18,7 @@ from aiohttp import web
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
 from domain import errors as domain
+from infrastructure.bulkhead import Overloaded
 from infrastructure.tokens import ExpiredToken, InvalidToken
 from interfaces.http.encoding import dumps
 from interfaces.http.keys import CONTAINER
@@ -62,6 +63,7 @@ class ErrorCode(IntEnum):
     INTERNAL_ERROR = 5001
     DATABASE_ERROR = 5002
     READ_MODEL_BEHIND = 5006
+    OVERLOADED = 5007
 
 
 class ApiError(Exception):
@@ -121,6 +123,13 @@ def as_api_error(error: Exception) -> ApiError:
     for cls, status, code in _DOMAIN_ERRORS:
         if isinstance(error, cls):
             return ApiError(status, code, str(error))
+    if isinstance(error, Overloaded):
+        return ApiError(
+            503,
+            ErrorCode.OVERLOADED,
+            f"PayFlow is busy ({error.name}); nothing was done. Retry shortly.",
+            headers={"Retry-After": str(error.retry_after)},
+        )
     if isinstance(error, PersistenceError) and not isinstance(error, IntegrityError):
         return ApiError(503, ErrorCode.DATABASE_ERROR, "The event store is unavailable")
     return ApiError(500, ErrorCode.INTERNAL_ERROR, "Internal server error")
@@ -182,7 +191,7 @@ async def envelope_middleware(request: web.Request, handler: Handler) -> web.Str
         response = error_response(_from_http_exception(http_error), correlation_id)
     except Exception as error:  # every failure leaves in the envelope
         api_error = as_api_error(error)
-        if api_error.status >= 500:
+        if api_error.status == 500:  # a fault of ours: the traceback is the clue
             log.exception("request failed", extra={"correlation_id": correlation_id})
         response = error_response(api_error, correlation_id)
     response.headers[CORRELATION_HEADER] = correlation_id

@@ -1,7 +1,8 @@
 """Rate limits, as API.md "Rate limits" states them.
 
 - per client (by IP), production mode only: every route but the exempt ones (4001);
-- login and register, per IP and the body's email (4002);
+- login and register, per IP and the body's email, and per IP whatever the email
+  (4002): a flood of made-up emails is stopped as soon as one of a kind;
 - ``POST /transactions``, per authenticated user (4003).
 
 ``/health*`` and ``/metrics`` are exempt. A command with an idempotency key is
@@ -70,6 +71,11 @@ CLIENT = _Group(
 AUTH = _Group(
     "auth", ErrorCode.TOO_MANY_LOGIN_ATTEMPTS, "Too many login attempts, please try again later"
 )
+AUTH_IP = _Group(
+    "auth-ip",
+    ErrorCode.TOO_MANY_LOGIN_ATTEMPTS,
+    "Too many login attempts from this address, please try again later",
+)
 TRANSFERS = _Group(
     "transfers", ErrorCode.TOO_MANY_TRANSACTIONS, "Too many transactions, please try again later"
 )
@@ -135,6 +141,7 @@ async def _limits_for(request: web.Request) -> list[_Limit]:
     route = (request.method, route_template(request))
     limits = [CLIENT.limit(rules.per_client, client)] if settings.is_production else []
     if route in AUTH_ROUTES:
+        limits.append(AUTH_IP.limit(rules.auth_per_ip, client))
         limits.append(AUTH.limit(rules.auth, client, await _email(request)))
     user = _user(request) if route in TRANSFER_ROUTES else None
     if user is not None:

@@ -111,6 +111,7 @@ class Cluster:
             "PAYFLOW_ARGON2_TIME_COST": "1",
             "PAYFLOW_ARGON2_MEMORY_KIB": "64",
             "PAYFLOW_RATE_AUTH": "100000/60",
+            "PAYFLOW_RATE_AUTH_IP": "100000/60",
             "PAYFLOW_RATE_TRANSFERS": "100000/60",
             "PAYFLOW_DAILY_MAX_COUNT": "100000",
             "PAYFLOW_DAILY_MAX_AMOUNT": "10000000",

@@ -24,6 +24,7 @@ AiohttpClient = Callable[[web.Application], Awaitable[TestClient]]
 UNLIMITED = {
     "PAYFLOW_RATE_GLOBAL": "1000000/900",
     "PAYFLOW_RATE_AUTH": "1000000/900",
+    "PAYFLOW_RATE_AUTH_IP": "1000000/900",
     "PAYFLOW_RATE_TRANSFERS": "1000000/60",
 }
 

@@ -18,6 +18,7 @@ from infrastructure.stores import read_store_env
 from projections import queries
 from projections.runner import PAGE, Projector
 from projections.store import open_read_store
+from tests.support.projection import projected
 from tests.support.saga import checked_audit, payflow_on
 
 
@@ -132,14 +133,14 @@ def test_projects_each_event_once_across_restarts_and_pages(
     first.store.datastore.close()
 
 
-def test_waits_for_the_projection_to_reach_a_position(ledger: Ledger, projector: Projector) -> None:
+def test_tells_its_listeners_how_far_it_has_projected(ledger: Ledger, projector: Projector) -> None:
     traffic(ledger)
     targets = projector.latest_positions()
-    assert not projector.wait_until(targets, timeout=0.05)  # nothing projected yet
+    assert not projected(projector, targets, timeout=0.05)  # nothing projected yet
 
     projector.start(poll_interval=5.0)  # wakes on the commits, not the poll
 
-    assert projector.wait_until(targets, timeout=5)
+    assert projected(projector, targets, timeout=5)
     assert all(projector.position(name) >= at for name, at in targets.items())
 
 

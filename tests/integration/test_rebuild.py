@@ -15,6 +15,7 @@ from infrastructure.settings import Settings
 from interfaces.bootstrap import Container, bootstrap
 from projections import queries
 from projections.store import READ_TABLES
+from tests.support.projection import projected
 
 ORDER = {
     "transfers": "transfer_id",
@@ -123,7 +124,8 @@ def test_queries_keep_answering_and_the_projector_keeps_going_during_a_rebuild(
             container.projector.rebuild()
             container.payflow.send(asha, Money(1), receiver_id=ravi)  # traffic goes on
             container.ledger.drain()
-            assert container.projector.wait_until(container.projector.latest_positions(), 10)
+            projector = container.projector
+            assert projected(projector, projector.latest_positions(), 10)
         finally:
             stop.set()
             reader.join()

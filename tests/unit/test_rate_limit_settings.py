@@ -17,7 +17,9 @@ def problems(environ: dict[str, str]) -> str:
 def test_defaults_are_the_api_contracts_limits_without_redis_or_bypass() -> None:
     settings = Settings.from_env({})
 
-    assert settings.rate_limits == RateLimits(Rule(100, 900), Rule(5, 900), Rule(10, 60))
+    assert settings.rate_limits == RateLimits(
+        Rule(100, 900), Rule(5, 900), Rule(10, 60), auth_per_ip=Rule(30, 900)
+    )
     assert settings.load_test_secret == ""
     assert settings.redis_url == ""
     assert settings.redis_prefix == "payflow:"
@@ -29,13 +31,16 @@ def test_reads_each_limit_as_hits_per_seconds() -> None:
             "PAYFLOW_RATE_GLOBAL": "1000/60",
             "PAYFLOW_RATE_AUTH": " 3 / 300 ",
             "PAYFLOW_RATE_TRANSFERS": "20/1",
+            "PAYFLOW_RATE_AUTH_IP": "50/600",
             "LOAD_TEST_SECRET": "k6-secret",
             "REDIS_URL": "redis://127.0.0.1:6379/2",
             "PAYFLOW_REDIS_PREFIX": "staging:",
         }
     )
 
-    assert settings.rate_limits == RateLimits(Rule(1000, 60), Rule(3, 300), Rule(20, 1))
+    assert settings.rate_limits == RateLimits(
+        Rule(1000, 60), Rule(3, 300), Rule(20, 1), auth_per_ip=Rule(50, 600)
+    )
     assert settings.load_test_secret == "k6-secret"
     assert settings.redis_url == "redis://127.0.0.1:6379/2"
     assert settings.redis_prefix == "staging:"

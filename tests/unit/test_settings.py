@@ -41,7 +41,7 @@ def test_defaults_give_the_embedded_development_setup() -> None:
     assert settings.limits.balance_cap == Money(100_000_000, "INR")
     assert settings.credit_failure_percent == 0
     assert settings.saga_poll_interval == 1.0
-    assert settings.worker_threads == 16
+    assert settings.worker_threads == 8
     assert (settings.argon2_time_cost, settings.argon2_memory_kib) == (3, 65536)
     assert settings.max_body_bytes == 65536
     assert settings.log_level == "INFO"

@@ -1,0 +1,108 @@
+"""Bulkheads: bounded thread pools, so one kind of blocking work cannot starve another.
+
+Store access, password hashing and health checks each run on a pool of their own.
+Each pool admits at most its threads plus a bounded queue of calls; past that a
+call is refused at once with ``Overloaded`` (the HTTP layer answers 503 with
+``Retry-After``) instead of waiting behind work that may take seconds. A call
+counts until its thread has finished it, even if the request that made it has
+gone away, so the bound holds for the threads themselves.
+
+``SharedCall`` makes one call serve every request that asked while the previous
+call was under way: a thousand requests for the same fact cost two calls at most,
+and none gets an answer computed before it asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Overloaded(Exception):
+    """A bulkhead is full: the call was refused without being queued."""
+
+    def __init__(self, name: str, retry_after: int = 1) -> None:
+        super().__init__(f"the {name} pool is busy; retry in {retry_after} s")
+        self.name = name
+        self.retry_after = retry_after
+
+
+class Bulkhead:
+    """A thread pool of ``threads`` that holds at most ``queue`` calls waiting for one."""
+
+    def __init__(self, name: str, threads: int, queue: int) -> None:
+        self.name = name
+        self.threads = threads
+        self.capacity = threads + queue
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix=f"payflow-{name}")
+        self._admitted = 0
+        self._lock = threading.Lock()
+
+    @property
+    def in_use(self) -> int:
+        """Calls admitted and not yet finished (running or waiting for a thread)."""
+        return self._admitted
+
+    async def run(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``call(*args, **kwargs)`` on one of the pool's threads; Overloaded if full."""
+        future = self.submit(functools.partial(call, *args, **kwargs))
+        return await asyncio.wrap_future(future)
+
+    def submit(self, call: Callable[[], T]) -> Future[T]:
+        with self._lock:
+            if self._admitted >= self.capacity:
+                raise Overloaded(self.name)
+            self._admitted += 1
+        try:
+            future = self.executor.submit(call)
+        except BaseException:
+            self._release(None)
+            raise
+        future.add_done_callback(self._release)
+        return future
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=True)
+
+    def _release(self, _: object) -> None:
+        with self._lock:
+            self._admitted -= 1
+
+
+class SharedCall(Generic[T]):
+    """``call()`` on a bulkhead, once for all the requests that arrived while the call
+    before it was running (each gets an answer computed after it asked)."""
+
+    def __init__(self, call: Callable[[], T], pool: Bulkhead) -> None:
+        self._call = call
+        self._pool = pool
+        self._running: asyncio.Task[T] | None = None
+        self._next: asyncio.Task[T] | None = None
+
+    async def __call__(self) -> T:
+        if self._next is None:
+            self._next = asyncio.create_task(self._after(self._running))
+            self._next.add_done_callback(_retrieve)  # even if every requester went away
+        return await asyncio.shield(self._next)
+
+    async def _after(self, earlier: asyncio.Task[T] | None) -> T:
+        if earlier is not None:
+            await asyncio.wait([earlier])  # its outcome is its own requesters' business
+        me = asyncio.current_task()
+        self._running, self._next = self._next, None
+        try:
+            return await self._pool.run(self._call)
+        finally:
+            if self._running is me:
+                self._running = None
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()

@@ -163,7 +163,8 @@ async def run(base: str, floods: list[str]) -> None:
         bench = Bench(session, base)
         sender, receiver = await bench.register("Sender"), await bench.register("Receiver")
         token = sender["tokens"]["accessToken"]
-        status, answer = await bench.call("POST", "/wallets/me/deposit", token, json={"amount": 10000})
+        deposit = {"amount": 10000}
+        status, answer = await bench.call("POST", "/wallets/me/deposit", token, json=deposit)
         assert status == 200, answer
         receiver_id = receiver["user"]["userId"]
         quiet = await measure(bench, token, receiver_id)

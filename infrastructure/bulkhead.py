@@ -15,6 +15,7 @@ and none gets an answer computed before it asked.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import threading
 from collections.abc import Callable
@@ -59,8 +60,8 @@ class Bulkhead:
             if self._admitted >= self.capacity:
                 raise Overloaded(self.name)
             self._admitted += 1
-        try:
-            future = self.executor.submit(call)
+        try:  # the call sees the caller's context: its log lines carry the request's ids
+            future = self.executor.submit(contextvars.copy_context().run, call)
         except BaseException:
             self._release(None)
             raise

@@ -105,6 +105,7 @@ class Settings:
     refresh_token_ttl: int = 7 * 24 * 3600
     limits: Limits = field(default_factory=Limits)
     credit_failure_percent: int = 0
+    simulation: bool | None = None  # fault injection routes; None: on only in `payflow up`
     saga_poll_interval: float = 1.0
     snapshot_interval: int = SNAPSHOT_INTERVAL
     worker_threads: int = 8  # store access: this many for commands, as many for queries
@@ -126,6 +127,20 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.mode == "production"
+
+    def simulation_routes(self, embedded: bool) -> bool:
+        """Whether ``/ledger/simulation`` answers: never in production mode; else as
+        ``PAYFLOW_SIMULATION`` says, and when it says nothing, only in the embedded
+        mode (``payflow up``), where one process runs everything."""
+        if self.is_production:
+            return False
+        return embedded if self.simulation is None else self.simulation
+
+    @property
+    def shares_faults(self) -> bool:
+        """Server mode with fault injection on: its settings live in PostgreSQL, where
+        every API process and the saga process see the same ones."""
+        return self.store == "postgres" and self.simulation is True and not self.is_production
 
     def fault_settings(self) -> FaultSettings:
         """The fault injection to start with, until other settings are saved; always
@@ -172,6 +187,7 @@ class _Reader:
             credit_failure_percent=self.integer(
                 "PAYFLOW_CREDIT_FAILURE_PERCENT", 0, low=0, high=100
             ),
+            simulation=self.switch("PAYFLOW_SIMULATION"),
             saga_poll_interval=self.integer("PAYFLOW_SAGA_POLL_MS", 1000, low=10) / 1000,
             snapshot_interval=self.integer(
                 "PAYFLOW_SNAPSHOT_INTERVAL", SNAPSHOT_INTERVAL, low=1, high=1_000_000
@@ -194,6 +210,8 @@ class _Reader:
             redis_prefix=self.env.get("PAYFLOW_REDIS_PREFIX", "payflow:"),
             webhooks=self.webhooks(),
         )
+        if settings.is_production and settings.simulation:
+            self.problems.append("PAYFLOW_SIMULATION=on is refused in production mode")
         if settings.is_production and settings.jwt_secret == DEVELOPMENT_JWT_SECRET:
             self.problems.append("JWT_SECRET must be set to a secret of your own in production")
         if settings.is_production and len(settings.jwt_secret) < 32:
@@ -272,6 +290,12 @@ class _Reader:
         if not value:
             self.problems.append(f"{name} must not be empty")
         return value or default
+
+    def switch(self, name: str) -> bool | None:
+        """``on`` or ``off``; None when unset (the default depends on how PayFlow runs)."""
+        if not self.env.get(name, "").strip():
+            return None
+        return self.choice(name, ("on", "off"), "off") == "on"
 
     def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
         value = self.env.get(name, default).strip()

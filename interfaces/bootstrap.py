@@ -107,8 +107,9 @@ def response_cache(settings: Settings, redis: Redis | None) -> ResponseCache:
 
 def credit_faults(settings: Settings) -> tuple[CreditFaults, PostgresFaultSettings | None]:
     """Fault injection, its settings in PostgreSQL when every process must share them
-    (server mode); in this process otherwise, and always off in production mode."""
-    if settings.store != "postgres" or settings.is_production:
+    (server mode with PAYFLOW_SIMULATION=on); in this process otherwise, and always
+    off in production mode."""
+    if not settings.shares_faults:
         return settings.credit_faults(), None
     shared = PostgresFaultSettings.for_settings(settings)
     return CreditFaults(shared), shared

@@ -13,17 +13,17 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from aiohttp import web
-from aiohttp.web_runner import GracefulExit
-
 from domain.errors import DeliveryNotFound, DeliveryPending
 from infrastructure.logs import configure_logging
 from infrastructure.settings import Settings, SettingsError
 from interfaces.audit_command import run_audit
 from interfaces.bootstrap import Container, bootstrap
 from interfaces.http.app import create_app
+from interfaces.http.server import ListenFailed, serve
 from interfaces.ids import DELIVERY, MalformedId, parse_id
 from interfaces.reports import balance_as_of, export_transfers
+
+log = logging.getLogger("payflow")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -72,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
     except SettingsError as error:
-        print(f"payflow: {error}", file=sys.stderr)
+        configure_logging()
+        log.error(str(error))
         return 2
     configure_logging(settings.log_level)
     if args.command in ("up", "api"):
@@ -132,10 +133,10 @@ async def _run_webhooks(container: Container) -> int:
         loop.add_signal_handler(sig, stopping.set)
     container.share_commits(listen=True)
     await container.webhook_worker.start()
-    print("PayFlow webhooks is running.", flush=True)
+    log.info("PayFlow webhooks is running.")
     await stopping.wait()
     await container.webhook_worker.stop()
-    print("PayFlow webhooks stopped cleanly.", flush=True)
+    log.info("PayFlow webhooks stopped cleanly.")
     return 0
 
 
@@ -173,33 +174,13 @@ def _serve(settings: Settings, host: str, port: int, run_workers: bool) -> int:
     """The HTTP API, with the saga and projector in-process when ``run_workers``."""
     container = bootstrap(settings)
     app = create_app(container, run_workers=run_workers)
-    where = settings.data_dir.resolve() if settings.store == "sqlite" else settings.store
-
-    async def announce(app: web.Application) -> None:
-        print(f"PayFlow is listening on http://{host}:{port} (store: {where})", flush=True)
-
-    async def stop_on_first_signal(app: web.Application) -> None:
-        # The first Ctrl-C or SIGTERM starts a clean shutdown; later ones (a terminal
-        # signals the whole process group, and scripts/server-mode forwards one too)
-        # must not cut it short. Handled as a loop callback, never mid-bytecode.
-        # (Removing the handler instead would restore the default action, which
-        # kills the process, for as long as it takes to install SIG_IGN.)
-        loop = asyncio.get_running_loop()
-        signalled: list[int] = []
-
-        def shut_down_once(sig: int) -> None:
-            signalled.append(sig)
-            if len(signalled) == 1:
-                raise GracefulExit
-
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, shut_down_once, sig)
-
-    app.on_startup.append(announce)
-    app.on_startup.append(stop_on_first_signal)
-    logging.getLogger(__name__).info("starting", extra={"host": host, "port": port})
-    web.run_app(app, host=host, port=port, print=None, handle_signals=False)
-    print("PayFlow stopped cleanly.", flush=True)
+    where = str(settings.data_dir.resolve()) if settings.store == "sqlite" else settings.store
+    try:
+        serve(app, host, port, store=where)
+    except ListenFailed as failure:
+        log.error(f"{failure}: is another PayFlow running there? Set PORT or --port")
+        return 1
+    log.info("PayFlow stopped cleanly.")
     return 0
 
 
@@ -209,10 +190,10 @@ def _until_stopped(name: str, start: Callable[[], None], stop: Callable[[], None
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
     start()
-    print(f"PayFlow {name} is running.", flush=True)
+    log.info(f"PayFlow {name} is running.")
     stopping.wait()
     stop()
-    print(f"PayFlow {name} stopped cleanly.", flush=True)
+    log.info(f"PayFlow {name} stopped cleanly.")
     return 0
 
 

@@ -12,7 +12,7 @@ DEPOSIT = "dep"
 WEBHOOK = "whk"
 DELIVERY = "dlv"
 
-_PUBLIC_ID = re.compile(r"^([a-z]+)_([0-9a-f]{32})$")
+_PUBLIC_ID = re.compile(r"([a-z]+)_([0-9a-f]{32})")  # the whole text, not a prefix of it
 
 
 class MalformedId(ValueError):
@@ -24,7 +24,7 @@ def public_id(prefix: str, value: UUID) -> str:
 
 
 def parse_id(prefix: str, text: str) -> UUID:
-    match = _PUBLIC_ID.match(text or "")
+    match = _PUBLIC_ID.fullmatch(text or "")
     if match is None or match.group(1) != prefix:
         raise MalformedId(f"not a {prefix} id: {text[:80]!r}")
     return UUID(hex=match.group(2))

@@ -20,7 +20,7 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
 
 READ_STORE_NAME = "ReadModels"
-_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 _NAMED_PARAMETER = re.compile(r":([a-z_]+)")
 
 TABLES = (
@@ -248,7 +248,7 @@ class PostgresReadStore(ReadStore, PostgresTrackingRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         schema = self.datastore.schema
-        if not _IDENTIFIER.match(schema):
+        if not _IDENTIFIER.fullmatch(schema):
             raise ValueError(f"unsafe schema name {schema!r}")
         self.table_prefix = f"{schema}.read_"
         self.index_prefix = "read_"

@@ -11,6 +11,7 @@ from aiohttp import web
 from infrastructure.redis_ratelimit import answers
 from interfaces.bootstrap import Container
 from interfaces.http import (
+    access,
     auth_routes,
     commands,
     consistency,
@@ -34,6 +35,7 @@ def create_app(container: Container, run_workers: bool = True) -> web.Applicatio
     """The HTTP API; with ``run_workers`` the saga and projector run in this process too."""
     app = web.Application(
         middlewares=[
+            access.access_log_middleware,
             metrics.metrics_middleware,
             envelope_middleware,
             rate_limit_middleware,
@@ -46,6 +48,7 @@ def create_app(container: Container, run_workers: bool = True) -> web.Applicatio
     app[OUTCOMES] = TransferOutcomes()
     app[metrics.METRICS] = metrics.HttpMetrics()
     consistency.install(app, only_writer=run_workers)
+    app[simulation.SIMULATION] = container.settings.simulation_routes(embedded=run_workers)
     app.on_response_prepare.append(rate_limit_headers)
     app.add_routes(auth_routes.routes)
     app.add_routes(commands.routes)

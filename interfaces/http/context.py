@@ -9,10 +9,12 @@ from uuid import UUID
 from aiohttp import web
 
 from infrastructure.bulkhead import Bulkhead
+from infrastructure.logs import note_in_context
 from infrastructure.tokens import ACCESS
 from interfaces.bootstrap import Container
 from interfaces.http.errors import ApiError, ErrorCode
 from interfaces.http.keys import CONTAINER
+from interfaces.ids import USER, public_id
 
 T = TypeVar("T")
 
@@ -47,4 +49,6 @@ def caller(request: web.Request) -> UUID:
         raise ApiError(401, ErrorCode.UNAUTHORIZED, "Authentication required")
     if not token.isascii():  # a JWT is ASCII; other bytes arrive as unencodable surrogates
         raise ApiError(401, ErrorCode.INVALID_TOKEN, "token is not valid")
-    return container(request).tokens.check(token.strip(), ACCESS).user_id
+    user_id = container(request).tokens.check(token.strip(), ACCESS).user_id
+    note_in_context("user_id", public_id(USER, user_id))  # every line of this request names them
+    return user_id

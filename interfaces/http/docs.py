@@ -34,6 +34,7 @@ PAGE = f"""<!doctype html>
         withDefaultFonts: false,
         defaultOpenAllTags: true,
         telemetry: false,
+        authentication: {{ preferredSecurityScheme: "bearer" }},
         showDeveloperTools: "never",
         agent: {{ disabled: true }},
         mcp: {{ disabled: true }},
@@ -46,7 +47,11 @@ PAGE = f"""<!doctype html>
 
 @routes.get("/api-docs.json")
 async def openapi_document(request: web.Request) -> web.Response:
-    return web.json_response(request.app[SPEC], dumps=dumps)
+    """The document, naming as its server the address it was asked for at, so that the
+    reference page's examples (curl and the rest) are complete commands."""
+    here = {"url": f"{request.scheme}://{request.host}", "description": "This PayFlow server"}
+    document = request.app[SPEC] | {"servers": [here]}
+    return web.json_response(document, dumps=dumps, headers={"Vary": "Host"})
 
 
 @routes.get("/api-docs")

@@ -7,7 +7,6 @@ responses, all in the contract's envelope.
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -15,6 +14,8 @@ from enum import IntEnum
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
 from domain import errors as domain
@@ -27,7 +28,6 @@ log = logging.getLogger(__name__)
 
 CORRELATION_HEADER = "X-Correlation-Id"
 CORRELATION_ID = web.RequestKey("correlation_id", str)
-_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class ErrorCode(IntEnum):
@@ -123,6 +123,10 @@ def as_api_error(error: Exception) -> ApiError:
     for cls, status, code in _DOMAIN_ERRORS:
         if isinstance(error, cls):
             return ApiError(status, code, str(error))
+    if isinstance(error, RequestPayloadError | HttpProcessingError):
+        return ApiError(
+            400, ErrorCode.VALIDATION_ERROR, "The body could not be read as its headers describe it"
+        )
     if isinstance(error, Overloaded):
         return ApiError(
             503,
@@ -179,10 +183,8 @@ async def store_guard_middleware(request: web.Request, handler: Handler) -> web.
 
 @web.middleware
 async def envelope_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Echo or mint a correlation id, and render every failure as an error envelope."""
-    given = request.headers.get(CORRELATION_HEADER, "")
-    correlation_id = given if _CORRELATION_ID.match(given) else uuid.uuid4().hex
-    request[CORRELATION_ID] = correlation_id
+    """Render every failure as an error envelope, and echo the correlation id."""
+    correlation_id = request.get(CORRELATION_ID) or uuid.uuid4().hex  # set by the access log
     try:
         response = await handler(request)
     except web.HTTPException as http_error:
@@ -190,6 +192,8 @@ async def envelope_middleware(request: web.Request, handler: Handler) -> web.Str
             raise
         response = error_response(_from_http_exception(http_error), correlation_id)
     except Exception as error:  # every failure leaves in the envelope
+        if isinstance(error, RequestPayloadError):  # the rest of that body is unreadable too:
+            request.content.feed_eof()  # nothing more to drain from it after the answer
         api_error = as_api_error(error)
         if api_error.status == 500:  # a fault of ours: the traceback is the clue
             log.exception("request failed", extra={"correlation_id": correlation_id})

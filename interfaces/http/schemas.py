@@ -14,10 +14,24 @@ from domain.webhook import DeliveryStatus, WebhookEvent
 from infrastructure.webhooks.targets import MAX_URL_LENGTH
 from interfaces.http.errors import ApiError, ErrorCode
 
-IDEMPOTENCY_KEY = validate.Regexp(
-    r"^[A-Za-z0-9_-]{1,64}$", error="must be 1-64 letters, digits, '_' or '-'"
+
+class WholeMatch(validate.Regexp):
+    """A ``Regexp`` the whole value must match (``$`` alone lets a final newline by)."""
+
+    def __init__(self, regex: str, *, error: str) -> None:
+        super().__init__(regex, error=error)
+        self.whole = re.compile(regex)
+
+    def __call__(self, value: Any) -> Any:
+        if not isinstance(value, str) or self.whole.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+IDEMPOTENCY_KEY = WholeMatch(
+    r"[A-Za-z0-9_-]{1,64}", error="must be 1-64 letters, digits, '_' or '-'"
 )
-CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code such as INR")
+CURRENCY = WholeMatch(r"[A-Z]{3}", error="must be an ISO 4217 code such as INR")
 MAX_AMOUNT_DIGITS = 15  # integer digits: far above any limit, far below absurd
 MISSING = "Missing data for required field."
 
@@ -64,7 +78,7 @@ class RegisterSchema(Schema):
     phone = fields.Str(
         load_default=None,
         allow_none=True,
-        validate=validate.Regexp(r"^\+?[0-9]{7,15}$", error="must be 7-15 digits"),
+        validate=WholeMatch(r"\+?[0-9]{7,15}", error="must be 7-15 digits"),
     )
 
 
@@ -189,19 +203,6 @@ class SimulationSchema(Schema):
 
 class BalanceQuerySchema(Schema):
     as_of = fields.AwareDateTime(data_key="asOf")
-
-
-class WholeMatch(validate.Regexp):
-    """A ``Regexp`` the whole value must match (``$`` alone lets a final newline by)."""
-
-    def __init__(self, regex: str, *, error: str) -> None:
-        super().__init__(regex, error=error)
-        self.whole = re.compile(regex)
-
-    def __call__(self, value: Any) -> Any:
-        if not isinstance(value, str) or self.whole.fullmatch(value) is None:
-            raise ValidationError(self._format_error(value))
-        return value
 
 
 def _webhook_url(required: bool = False) -> fields.Str:

@@ -1,11 +1,12 @@
 """Fault injection for chaos tests and demos: the saga's credit step fails on demand.
 
-Outside production mode only; in production mode these routes answer 404. With
-the PostgreSQL store the settings are kept there, shared by every process: what
-any API process saves is what the saga process uses for its next credit, and
-what every API process shows. Otherwise they live in this process, which runs
-the saga too (the embedded mode). Reading and saving them is store I/O, so it
-runs off the event loop.
+Never in production mode. ``PAYFLOW_SIMULATION=on|off`` turns the routes on or
+off (404); unset, they are on only in the embedded mode (``payflow up``). Every
+call needs a signed-in caller. In server mode with ``PAYFLOW_SIMULATION=on`` the
+settings are kept in PostgreSQL, shared by every process: what any API process
+saves is what the saga process uses for its next credit, and what every API
+process shows. Otherwise they live in this process, which runs the saga too.
+Reading and saving them is store I/O, so it runs off the event loop.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from application.policy import CreditFaults, FailureType, FaultSettings
-from interfaces.http.context import blocking, container
+from interfaces.http.context import blocking, caller, container
 from interfaces.http.errors import ApiError, ErrorCode
 from interfaces.http.jsonio import ok, read_json
 from interfaces.http.schemas import SimulationSchema, load
@@ -26,9 +27,14 @@ from interfaces.ids import TRANSACTION, MalformedId, parse_id, public_id
 routes = web.RouteTableDef()
 
 
+SIMULATION = web.AppKey("simulation_routes", bool)
+
+
 def _faults(request: web.Request) -> CreditFaults:
-    if container(request).settings.is_production:
+    """The credit faults, for a signed-in caller, where the routes are on at all."""
+    if not request.app[SIMULATION]:
         raise web.HTTPNotFound()
+    caller(request)
     return container(request).ledger.wallets.faults
 
 

@@ -103,6 +103,7 @@ class Cluster:
         self.env = os.environ | {
             "PAYFLOW_STORE": "postgres",
             "PAYFLOW_ENV": "development",  # fault injection is refused in production
+            "PAYFLOW_SIMULATION": "on",  # and off in server mode unless switched on
             "PAYFLOW_DATA_DIR": str(tmp_path / "data"),
             **postgres_environ(schema),
             "REDIS_URL": redis.url,

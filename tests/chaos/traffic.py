@@ -188,10 +188,11 @@ class Traffic:
         return await self._call(self.urls[0], method, path, body, token=account.token)
 
     async def post(self, url: str, path: str, body: Any) -> tuple[int, Any]:
-        return await self._call(url, "POST", path, body)
+        """POST as the first client's user (the routes that need a caller need one)."""
+        return await self._call(url, "POST", path, body, token=self.accounts[0].token)
 
     async def get(self, url: str, path: str) -> tuple[int, Any]:
-        return await self._call(url, "GET", path)
+        return await self._call(url, "GET", path, token=self.accounts[0].token)
 
     async def next_request_to(self, url: str) -> None:
         """Returns when the next request to ``url`` has reached it."""

@@ -220,6 +220,45 @@ def test_a_wallet_past_its_snapshot_cannot_be_overdrawn_after_a_restart(tmp_path
         assert balance(server, login(server, "ravi@example.com")) == Decimal("0")
 
 
+def test_every_line_it_writes_is_json_with_one_line_per_request(tmp_path: Path) -> None:
+    data_dir, log = tmp_path / "var", tmp_path / "server.log"
+    with running(data_dir, log) as server:
+        asha = register(server, "Asha Kumar", "asha@example.com")
+        server.call("GET", "/wallets/me", token=asha["tokens"]["accessToken"])
+        assert server.stop(signal.SIGTERM) == 0
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+    messages = [line["message"] for line in lines]
+    assert f"PayFlow is listening on {server.base}" in messages
+    assert messages[-1] == "PayFlow stopped cleanly."
+    (wallet,) = [line for line in lines if line.get("path") == "/wallets/me"]
+    assert (wallet["method"], wallet["status"]) == ("GET", 200)
+    assert wallet["user_id"] == asha["user"]["userId"]
+    assert wallet["correlation_id"]
+
+
+def test_a_port_already_in_use_is_said_plainly(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = os.environ | {"PORT": str(port), "PAYFLOW_DATA_DIR": str(tmp_path)}
+        finished = subprocess.run(
+            [str(ROOT / "scripts" / "run")],
+            check=False,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert finished.returncode == 1
+    assert "Traceback" not in finished.stderr
+    (failure,) = [json.loads(line) for line in finished.stderr.splitlines() if "cannot" in line]
+    assert failure["level"] == "error"
+    assert f"cannot listen on 127.0.0.1:{port}: address already in use" in failure["message"]
+
+
 @pytest.mark.parametrize("secret", [None, "payflow-development-secret-change-me", "short"])
 def test_refuses_to_start_in_production_without_a_real_jwt_secret(
     tmp_path: Path, secret: str | None

@@ -39,6 +39,16 @@ async def test_serves_a_valid_openapi_3_1_document(client: TestClient) -> None:
     assert spec["openapi"] == "3.1.0"
 
 
+async def test_names_the_server_it_was_asked_at_and_bearer_auth(client: TestClient) -> None:
+    spec = await spec_of(client)
+
+    (server,) = spec["servers"]
+    assert server["url"] == str(client.make_url("")).rstrip("/")
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    page = await (await client.get("/docs")).text()
+    assert 'preferredSecurityScheme: "bearer"' in page
+
+
 async def test_documents_every_route_and_nothing_else(client: TestClient) -> None:
     served = set(routes_of(client.app))
     assert served - set(OPERATIONS) == set(), "undocumented routes"

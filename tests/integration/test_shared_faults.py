@@ -30,7 +30,7 @@ from interfaces.bootstrap import Container, bootstrap
 from interfaces.http.app import create_app
 from tests.conftest import PG, make_settings
 from tests.http.conftest import UNLIMITED, AiohttpClient
-from tests.http.support import success
+from tests.http.support import Api, success
 from tests.support.saga import payflow_on
 
 pytestmark = pytest.mark.postgres
@@ -38,11 +38,12 @@ pytestmark = pytest.mark.postgres
 OFF = {"enabled": False, "failureRate": 0, "failureType": "ERROR", "failTransactionIds": []}
 MakeStore = Callable[..., PostgresFaultSettings]
 MakeContainer = Callable[..., Container]
+SHARED = UNLIMITED | {"PAYFLOW_SIMULATION": "on"}  # server mode with fault injection
 
 
 @pytest.fixture
 def settings(postgres_schema: str, tmp_path: Path) -> Settings:
-    return make_settings("postgres", tmp_path, postgres_schema, **UNLIMITED)
+    return make_settings("postgres", tmp_path, postgres_schema, **SHARED)
 
 
 @pytest.fixture
@@ -72,7 +73,7 @@ def make_container(postgres_schema: str, tmp_path: Path) -> Iterator[MakeContain
     def make(**overrides: object) -> Container:
         where = tmp_path / f"process-{len(built)}"
         container = bootstrap(
-            make_settings("postgres", where, postgres_schema, **UNLIMITED | overrides)
+            make_settings("postgres", where, postgres_schema, **SHARED | overrides)
         )
         built.append(container)
         return container
@@ -280,7 +281,10 @@ def test_production_mode_never_injects_whatever_is_saved(
 ) -> None:
     make_store().update(lambda now: now.changed(enabled=True, rate=Fraction(1)))
     production = make_container(
-        PAYFLOW_ENV="production", JWT_SECRET="x" * 40, PAYFLOW_CREDIT_FAILURE_PERCENT="100"
+        PAYFLOW_ENV="production",
+        JWT_SECRET="x" * 40,
+        PAYFLOW_CREDIT_FAILURE_PERCENT="100",
+        PAYFLOW_SIMULATION="off",
     )
     assert production.shared_faults is None
     assert production.ledger.wallets.faults.settings() == FaultSettings()
@@ -327,17 +331,19 @@ async def test_every_api_process_shows_what_any_of_them_saved(
     # Each app closes its own container when its client closes.
     first = await aiohttp_client(create_app(bootstrap(settings), run_workers=False))
     second = await aiohttp_client(create_app(bootstrap(settings), run_workers=False))
+    auth = (await Api(first).register()).auth
     txn = "txn_" + "b" * 32
 
     saved = await success(
         await first.post(
             "/ledger/simulation",
             json={"failureRate": 0.3, "failureType": "TIMEOUT", "failTransactionIds": [txn]},
+            headers=auth,
         )
     )
     expected = {"enabled": True, "failureRate": Decimal("0.3"), "failureType": "TIMEOUT"}
     assert saved == expected | {"failTransactionIds": [txn]}
-    assert await success(await second.get("/ledger/simulation")) == saved
+    assert await success(await second.get("/ledger/simulation", headers=auth)) == saved
 
-    assert await success(await second.post("/ledger/simulation/reset")) == OFF
-    assert await success(await first.get("/ledger/simulation")) == OFF
+    assert await success(await second.post("/ledger/simulation/reset", headers=auth)) == OFF
+    assert await success(await first.get("/ledger/simulation", headers=auth)) == OFF

@@ -325,3 +325,25 @@ def test_names_every_bad_webhook_setting() -> None:
         "PAYFLOW_WEBHOOK_ALLOW_PRIVATE",
     ):
         assert name in said
+
+
+@pytest.mark.parametrize(
+    ("value", "embedded", "server"),
+    [(None, True, False), ("on", True, True), ("off", False, False), (" ON ", True, True)],
+)
+def test_simulation_routes_are_on_by_default_only_in_the_embedded_mode(
+    value: str | None, embedded: bool, server: bool
+) -> None:
+    settings = Settings.from_env({} if value is None else {"PAYFLOW_SIMULATION": value})
+
+    assert settings.simulation_routes(embedded=True) is embedded
+    assert settings.simulation_routes(embedded=False) is server
+
+
+def test_simulation_is_never_on_in_production_mode() -> None:
+    secret = {"PAYFLOW_ENV": "production", "JWT_SECRET": "s" * 40}
+    assert not Settings.from_env(secret).simulation_routes(embedded=True)
+    with pytest.raises(SettingsError, match="PAYFLOW_SIMULATION=on is refused in production"):
+        Settings.from_env(secret | {"PAYFLOW_SIMULATION": "on"})
+    with pytest.raises(SettingsError, match="PAYFLOW_SIMULATION='maybe' is not one of on, off"):
+        Settings.from_env({"PAYFLOW_SIMULATION": "maybe"})

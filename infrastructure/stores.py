@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+import psycopg
+from psycopg import sql
+
 from infrastructure.settings import Settings
 
 EnvFor = Callable[[str], dict[str, str]]
@@ -61,3 +64,23 @@ def read_store_env(settings: Settings) -> dict[str, str]:
         name = f"file:payflow-read-{uuid.uuid4().hex}?mode=memory&cache=shared"
         return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": name}
     return env_for(settings)("ReadModels")
+
+
+def ensure_schema(settings: Settings) -> None:
+    """Create the PostgreSQL schema PayFlow is told to use, if it is not there yet
+    (only where this process creates the tables: `payflow init`, `payflow up`)."""
+    pg = settings.postgres
+    if settings.store != "postgres" or not settings.create_tables or not pg.schema:
+        return
+    with psycopg.connect(
+        host=pg.host,
+        port=pg.port,
+        dbname=pg.dbname,
+        user=pg.user,
+        password=pg.password,
+        connect_timeout=5,
+        autocommit=True,
+    ) as connection:
+        connection.execute(
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(pg.schema))
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from eventsourcing.persistence import OperationalError
 from redis.asyncio import Redis
 
 from application.policy import CreditFaults
@@ -24,7 +25,7 @@ from infrastructure.redis_ratelimit import RedisRateLimiter, connect
 from infrastructure.response_cache import NoResponseCache, RedisResponseCache, ResponseCache
 from infrastructure.settings import Settings
 from infrastructure.store_probe import StoreProbe
-from infrastructure.stores import env_for, read_store_env
+from infrastructure.stores import ensure_schema, env_for, read_store_env
 from infrastructure.tokens import TokenService
 from interfaces.webhook_dispatcher import render_body
 from interfaces.webhook_worker import WebhookWorker
@@ -115,7 +116,19 @@ def credit_faults(settings: Settings) -> tuple[CreditFaults, PostgresFaultSettin
     return CreditFaults(shared), shared
 
 
+def require_tables(ledger: Ledger) -> None:
+    """Ask each store once, so that a process started before `payflow init` made its
+    tables says so now (a ProgrammingError) instead of failing at every step. A store
+    that does not answer yet is the store probe's business, not a reason to stop."""
+    for app in (ledger.accounts, ledger.wallets, ledger.transfers, ledger.webhooks):
+        try:
+            app.recorder.max_notification_id()
+        except OperationalError:
+            return
+
+
 def bootstrap(settings: Settings) -> Container:
+    ensure_schema(settings)
     faults, shared_faults = credit_faults(settings)
     hooks = settings.webhooks
     ledger = Ledger.build(
@@ -125,6 +138,8 @@ def bootstrap(settings: Settings) -> Container:
         webhook_rules=WebhookRules(hooks.attempts, hooks.disable_after, render_body),
         snapshot_interval=settings.snapshot_interval,
     )
+    if not settings.create_tables:
+        require_tables(ledger)
     hasher = Argon2Hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
     payflow = PayFlow(ledger.accounts, ledger.wallets, ledger.transfers, hasher)
     tokens = TokenService(

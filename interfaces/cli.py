@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import threading
@@ -12,6 +13,9 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+
+import psycopg
+from eventsourcing.persistence import OperationalError, PersistenceError
 
 from domain.errors import DeliveryNotFound, DeliveryPending
 from infrastructure.logs import configure_logging
@@ -76,14 +80,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error(str(error))
         return 2
     configure_logging(settings.log_level)
+    try:
+        container = bootstrap(settings)
+    except (PersistenceError, psycopg.Error) as error:
+        log.error(f"PayFlow cannot open its stores: {_hint(error, settings)}")
+        return 2
     if args.command in ("up", "api"):
         host, port = args.host or settings.host, args.port or settings.port
-        return _serve(settings, host, port, run_workers=args.command == "up")
-    container = bootstrap(settings)
+        return _serve(container, host, port, run_workers=args.command == "up")
     try:
         return _run(container, args)
     finally:
         container.close()
+
+
+def _hint(error: Exception, settings: Settings) -> str:
+    """The store's complaint, and what to do about the ones a newcomer meets."""
+    said = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    pg = settings.postgres
+    if "does not exist" in said and ("schema" in said or "relation" in said):
+        return f"{said}: run `payflow init` first (scripts/server-mode does) or fix POSTGRES_SCHEMA"
+    unreachable = isinstance(error, OperationalError | psycopg.OperationalError)
+    if settings.store == "postgres" and unreachable:
+        return f"{said}: is PostgreSQL running at {pg.host}:{pg.port} (POSTGRES_HOST, _PORT)?"
+    return said
 
 
 def _run(container: Container, args: argparse.Namespace) -> int:
@@ -155,9 +175,26 @@ def _say(message: str) -> int:
 
 def _export(container: Container, args: argparse.Namespace) -> int:
     if args.output is None:
-        return export_transfers(container, args.since, args.until, sys.stdout)
-    with args.output.open("w", newline="", encoding="utf-8-sig") as out:
+        return _to_stdout(lambda: export_transfers(container, args.since, args.until, sys.stdout))
+    try:
+        out = args.output.open("w", newline="", encoding="utf-8-sig")
+    except OSError as error:
+        print(f"payflow: cannot write {args.output}: {error.strerror}", file=sys.stderr)
+        return 1
+    with out:
         return export_transfers(container, args.since, args.until, out)
+
+
+def _to_stdout(write: Callable[[], int]) -> int:
+    """Run ``write``; if the reader of stdout has gone (``payflow export | head``), stop
+    quietly, with the status a program killed by SIGPIPE has, as shell tools do."""
+    try:
+        code = write()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+        return 128 + signal.SIGPIPE
+    return code
 
 
 def _instant(text: str) -> datetime:
@@ -170,9 +207,9 @@ def _instant(text: str) -> datetime:
     return moment
 
 
-def _serve(settings: Settings, host: str, port: int, run_workers: bool) -> int:
+def _serve(container: Container, host: str, port: int, run_workers: bool) -> int:
     """The HTTP API, with the saga and projector in-process when ``run_workers``."""
-    container = bootstrap(settings)
+    settings = container.settings
     app = create_app(container, run_workers=run_workers)
     where = str(settings.data_dir.resolve()) if settings.store == "sqlite" else settings.store
     try:

@@ -8,7 +8,9 @@ from datetime import datetime
 from typing import TextIO
 from uuid import UUID
 
-from domain.errors import NotFound
+from application.policy import DEFAULT_CURRENCY
+from domain.errors import NotFound, WalletNotFound
+from domain.ids import wallet_id_for
 from interfaces.bootstrap import Container
 from interfaces.http import render
 from interfaces.ids import WALLET, MalformedId, parse_id
@@ -30,10 +32,10 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def wallet_for(container: Container, wallet: str) -> UUID:
-    """A wallet named by its id (``wallet_…``) or by its owner's handle."""
+    """A wallet named by its id (``wallet_…``) or by its owner's handle (opens nothing)."""
     if "@" in wallet:
         user = container.payflow.accounts.user_by_vpa(wallet)
-        return container.payflow.wallet_of(user.id).id
+        return wallet_id_for(user.id, DEFAULT_CURRENCY)
     return parse_id(WALLET, wallet)
 
 
@@ -43,6 +45,9 @@ def balance_as_of(
     try:
         wallet_id = wallet_for(container, wallet)
         balance = container.ledger.wallets.balance_at(wallet_id, moment)
+    except WalletNotFound:
+        print(f"payflow: {wallet} had no wallet yet at {moment.isoformat()}", file=sys.stderr)
+        return 1
     except (NotFound, MalformedId) as error:
         print(f"payflow: {error}", file=sys.stderr)
         return 1

@@ -316,3 +316,33 @@ def deposits_projected(database: Path) -> bool:
             return bool(db.execute("SELECT COUNT(*) FROM deposits").fetchone()[0])
     except sqlite3.OperationalError:  # the projector has not created its tables yet
         return False
+
+
+def test_an_export_piped_into_head_stops_quietly(tmp_path: Path) -> None:
+    env = os.environ | {
+        "PAYFLOW_DATA_DIR": str(tmp_path),
+        "PAYFLOW_ARGON2_MEMORY_KIB": "64",
+        "PAYFLOW_DAILY_MAX_COUNT": "100000",
+    }
+    container = bootstrap(Settings.from_env(env))
+    asha = container.payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
+    ravi = container.payflow.register("Ravi Shah", "ravi@example.com", "Passw0rd1").user.id
+    container.payflow.deposit(asha, Money.parse("100000"))
+    for _ in range(2000):  # more CSV than a pipe holds
+        container.payflow.send(asha, Money.parse("0.01"), receiver_id=ravi)
+    container.ledger.drain()
+    container.close()
+
+    piped = subprocess.run(
+        f"{ROOT / '.venv' / 'bin' / 'payflow'} export transfers | head -n 3",
+        shell=True,  # a pipe, as a user types it
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        executable="/bin/bash",
+    )
+    assert len(piped.stdout.splitlines()) == 3
+    assert "Traceback" not in piped.stderr
+    assert "BrokenPipeError" not in piped.stderr

@@ -13,6 +13,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from domain.errors import WalletNotFound
+from domain.ids import wallet_id_for
 from domain.money import Money
 from infrastructure.settings import Settings
 from interfaces.audit_command import run_audit
@@ -139,6 +141,21 @@ def test_gives_a_balance_at_any_past_instant(container: Container) -> None:
     before = datetime(2020, 1, 1, tzinfo=UTC)
     assert balance_as_of(container, f"wallet_{wallet.hex}", before, io.StringIO()) == 1
     assert balance_as_of(container, "nobody@payflow", between, io.StringIO()) == 1
+
+
+def test_a_balance_before_the_wallet_existed_names_it_as_asked_and_opens_nothing(
+    container: Container, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asha = container.payflow.accounts.register("Asha Kumar", "asha@example.com", "hash")
+    before = datetime(2020, 1, 1, tzinfo=UTC)
+
+    assert balance_as_of(container, "asha.k@payflow", before, io.StringIO()) == 1
+
+    said = capsys.readouterr().err
+    assert said == "payflow: asha.k@payflow had no wallet yet at 2020-01-01T00:00:00+00:00\n"
+    wallet_id = wallet_id_for(asha.id, "INR")
+    with pytest.raises(WalletNotFound):  # a report writes nothing, not even a wallet
+        container.ledger.wallets.get_wallet(wallet_id)
 
 
 def test_exports_transfers_as_spreadsheet_safe_csv(container: Container) -> None:

@@ -30,6 +30,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolClosed
 
 from application.policy import FailureType, FaultSettings
+from infrastructure.postgres_store import RECONNECT_SECONDS
 from infrastructure.settings import PostgresSettings, Settings
 
 TABLE = "payflow_simulation"
@@ -108,6 +109,7 @@ class PostgresFaultSettings:
             min_size=1,
             max_size=4,
             timeout=CONNECT_TIMEOUT,
+            reconnect_timeout=RECONNECT_SECONDS,  # back soon after an outage
             name="payflow-fault-settings",
             open=False,
         )
@@ -161,8 +163,10 @@ class PostgresFaultSettings:
         return saved
 
     def _create(self, conn: psycopg.Connection[Any]) -> None:
-        # IF NOT EXISTS still races with a creator in another process; either way it exists.
-        with suppress(errors.UniqueViolation, errors.DuplicateTable):
+        # IF NOT EXISTS still races with a creator in another process (on the table, or on
+        # its row type); either way it exists.
+        raced = (errors.UniqueViolation, errors.DuplicateTable, errors.DuplicateObject)
+        with suppress(*raced), conn.transaction():
             conn.execute(self._sql(_CREATE))
         self._created = True
 

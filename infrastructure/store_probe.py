@@ -35,9 +35,14 @@ class StoreProbe:
                 password=pg.password,
                 connect_timeout=PROBE_TIMEOUT,
             )
-        self.is_up = True
+        self.is_up = True  # as of the last look, at most PROBE_INTERVAL ago while watching
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def watching(self) -> bool:
+        """Whether it asks a store over the network (PostgreSQL) at all."""
+        return self._conninfo is not None
 
     def check(self) -> bool:
         """Ask the store now; remember and return whether it answered."""

@@ -33,7 +33,7 @@ def env_for(settings: Settings) -> EnvFor:
         elif settings.store == "postgres":
             pg = settings.postgres
             env |= {
-                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "PERSISTENCE_MODULE": "infrastructure.postgres_store",
                 "POSTGRES_HOST": pg.host,
                 "POSTGRES_PORT": str(pg.port),
                 "POSTGRES_DBNAME": pg.dbname,

@@ -1,9 +1,12 @@
 """Operations: liveness, health and readiness, answered without the store's threads.
 
-``/health`` and ``/health/ready`` ask the event store on a thread of their own
-(``Container.checks``), one question at a time for every request that came while
-the previous one was being answered: a flood on the store's threads, or of health
-checks, leaves them answering in their normal time.
+With PostgreSQL, ``/health`` and ``/health/ready`` answer from the store probe,
+which asks the server every second with a short timeout: a health check never
+waits through the store client's retries while the database is away. Otherwise
+they ask the event store on a thread of their own (``Container.checks``), one
+question at a time for every request that came while the previous one was being
+answered: a flood on the store's threads, or of health checks, leaves them
+answering in their normal time.
 """
 
 from __future__ import annotations
@@ -66,8 +69,8 @@ async def ready(request: web.Request) -> web.Response:
 
 async def _store_state(request: web.Request) -> str:
     probe = container(request).probe
-    if probe is not None and not probe.is_up:
-        return "down"  # known unreachable: do not wait through the client's retries
+    if probe is not None and probe.watching:
+        return "up" if probe.is_up else "down"
     try:
         await request.app[STORE_CHECK]()
     except Exception:

@@ -37,7 +37,7 @@ SHOWN = [
     OPERATIONS[("POST", "/wallets/me/deposit")].summary,
 ]
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 
 def require_chromium() -> None:

@@ -70,7 +70,7 @@ class RedisServer:
         """Gone at once, with everything it held."""
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
-            self.process.wait()
+            self.process.wait(timeout=STOP_TIMEOUT)
 
     def command(self, *args: str) -> str:
         result = subprocess.run(
@@ -179,7 +179,7 @@ class Cluster:
         process = self.processes[name]
         assert process.poll() is None, f"{name} had already exited:\n{self.tail(name)}"
         process.send_signal(signal.SIGKILL)
-        process.wait()
+        process.wait(timeout=STOP_TIMEOUT)
         self.kills[name] = self.kills.get(name, 0) + 1
 
     def running(self, name: str) -> bool:
@@ -197,7 +197,7 @@ class Cluster:
         for process in self.processes.values():
             if process.poll() is None:
                 process.kill()
-                process.wait()
+                process.wait(timeout=STOP_TIMEOUT)
 
     def tail(self, name: str, size: int = 3000) -> str:
         log = self.logs / f"{name}.log"

@@ -27,7 +27,7 @@ from tests.chaos.conftest import FIGURES
 from tests.chaos.observer import Observer
 from tests.chaos.traffic import Traffic
 
-pytestmark = [pytest.mark.chaos, pytest.mark.postgres]
+pytestmark = [pytest.mark.chaos, pytest.mark.postgres, pytest.mark.timeout(600)]
 
 LOAD_SECONDS = 6.0
 SETTLE_TIMEOUT = 120.0
@@ -38,11 +38,14 @@ Chaos = Callable[[], Awaitable[str]]
 async def run_scenario(
     name: str, cluster: Cluster, observer: Observer, traffic: Traffic, chaos: Chaos, seed: int
 ) -> dict[str, int]:
-    """Load and chaos together; then repair, settle and check everything. The statuses."""
-    load = asyncio.create_task(traffic.run(LOAD_SECONDS))
+    """Load and chaos together; then repair, settle and check everything. The statuses.
+    The load runs for LOAD_SECONDS and on until the chaos is over, however slow."""
+    chaos_over = asyncio.Event()
+    load = asyncio.create_task(traffic.run(LOAD_SECONDS, until=chaos_over))
     try:
         what_happened = await chaos()
     finally:
+        chaos_over.set()
         await load
     for process in cluster.WORKERS + cluster.APIS:  # repair whatever is still down
         if not cluster.running(process):

@@ -26,7 +26,7 @@ from tests.chaos.conftest import FIGURES
 from tests.chaos.observer import Observer
 from tests.chaos.traffic import Traffic
 
-pytestmark = [pytest.mark.chaos, pytest.mark.postgres]
+pytestmark = [pytest.mark.chaos, pytest.mark.postgres, pytest.mark.timeout(600)]
 
 SECRET = "whsec_chaos_receiver_secret"
 DELIVERY_TIMEOUT = 120.0
@@ -55,7 +55,7 @@ class Receiver:
         assert json.loads(body)["deliveryId"] == delivery_id
         self.deliveries[delivery_id] += 1
         self.arrived.set()
-        await self.gate.wait()
+        await asyncio.wait_for(self.gate.wait(), DELIVERY_TIMEOUT)
         return web.Response(text="thanks")
 
 

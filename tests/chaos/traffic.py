@@ -14,6 +14,7 @@ import asyncio
 import random
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -22,7 +23,8 @@ import aiohttp
 import simplejson
 
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=15)
-GIVE_UP_AFTER = 30.0  # seconds a client keeps retrying one transfer
+GIVE_UP_AFTER = 60.0  # seconds a client keeps retrying one transfer
+WAIT_FOR_A_REQUEST = 30.0  # seconds, at most, until the next request reaches a server
 PASSWORD = "Passw0rd1"
 
 
@@ -109,15 +111,24 @@ class Traffic:
 
     # Load ----------------------------------------------------------------------------
 
-    async def run(self, seconds: float, clients: int = 8) -> None:
-        """``clients`` concurrent clients, each sending transfers for ``seconds``."""
+    async def run(
+        self, seconds: float, clients: int = 8, until: asyncio.Event | None = None
+    ) -> None:
+        """``clients`` concurrent clients sending transfers for ``seconds``, and on until
+        ``until`` is set: however slow the machine, the load lasts as long as the chaos."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
-        await asyncio.gather(*(self._client(deadline) for _ in range(clients)))
+        done = until or asyncio.Event()
+        if until is None:
+            done.set()
 
-    async def _client(self, deadline: float) -> None:
-        loop = asyncio.get_running_loop()
-        while loop.time() < deadline:
+        def going() -> bool:
+            return loop.time() < deadline or not done.is_set()
+
+        await asyncio.gather(*(self._client(going) for _ in range(clients)))
+
+    async def _client(self, going: Callable[[], bool]) -> None:
+        while going():
             roll = self.rng.random()
             if roll < 0.15 and self.intents:  # the same transfer again, later
                 await self.send(self.rng.choice(self.intents))
@@ -195,9 +206,13 @@ class Traffic:
         return await self._call(url, "GET", path, token=self.accounts[0].token)
 
     async def next_request_to(self, url: str) -> None:
-        """Returns when the next request to ``url`` has reached it."""
+        """Returns when the next request to ``url`` has reached it (AssertionError if
+        none does within ``WAIT_FOR_A_REQUEST`` seconds)."""
         self.sending[url].clear()
-        await self.sending[url].wait()
+        try:
+            await asyncio.wait_for(self.sending[url].wait(), WAIT_FOR_A_REQUEST)
+        except TimeoutError:
+            raise AssertionError(f"no request reached {url} in {WAIT_FOR_A_REQUEST} s") from None
 
     # What was sent -----------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from interfaces.bootstrap import bootstrap
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 120  # the first start on a fresh machine may install dependencies
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]  # a first start may install
 
 
 def free_port() -> int:
@@ -100,7 +100,7 @@ def running(data_dir: Path, log: Path) -> Iterator[Server]:
     finally:
         if server.process.poll() is None:
             os.killpg(server.process.pid, signal.SIGKILL)
-            server.process.wait()
+            server.process.wait(timeout=60)
 
 
 def register(server: Server, name: str, email: str) -> dict[str, Any]:
@@ -305,7 +305,7 @@ def test_the_projector_runs_as_a_process_of_its_own(tmp_path: Path) -> None:
     finally:
         if projector.poll() is None:
             projector.kill()
-            projector.wait()
+            projector.wait(timeout=60)
 
 
 def deposits_projected(database: Path) -> bool:
@@ -323,12 +323,13 @@ def test_an_export_piped_into_head_stops_quietly(tmp_path: Path) -> None:
         "PAYFLOW_DATA_DIR": str(tmp_path),
         "PAYFLOW_ARGON2_MEMORY_KIB": "64",
         "PAYFLOW_DAILY_MAX_COUNT": "100000",
+        "PAYFLOW_SQLITE_SYNCHRONOUS": "NORMAL",
     }
     container = bootstrap(Settings.from_env(env))
     asha = container.payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
     ravi = container.payflow.register("Ravi Shah", "ravi@example.com", "Passw0rd1").user.id
     container.payflow.deposit(asha, Money.parse("100000"))
-    for _ in range(2000):  # more CSV than a pipe holds
+    for _ in range(600):  # more CSV than a pipe holds (64 KiB)
         container.payflow.send(asha, Money.parse("0.01"), receiver_id=ravi)
     container.ledger.drain()
     container.close()

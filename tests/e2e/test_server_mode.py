@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import PG, REDIS_URL, require_redis
 from tests.e2e.test_server import ROOT, Server, free_port, register
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.timeout(300)]
 
 
 class Api(Server):
@@ -83,7 +83,7 @@ def test_money_moves_across_separate_api_saga_and_projector_processes(
     finally:
         if script.poll() is None:
             os.killpg(script.pid, signal.SIGKILL)
-            script.wait()
+            script.wait(timeout=60)
     audit = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "payflow"), "audit"],
         check=False,

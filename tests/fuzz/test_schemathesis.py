@@ -167,6 +167,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
+@pytest.mark.timeout(600)  # every operation, hundreds of cases, on a loaded machine too
 def test_every_operation_answers_as_documented(
     case: schemathesis.Case, world: World, tally: Tally
 ) -> None:

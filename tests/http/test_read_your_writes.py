@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp.test_utils import TestClient
 
+from interfaces.bootstrap import bootstrap
+from interfaces.http.app import create_app
 from interfaces.http.consistency import parse_position
 from interfaces.http.keys import CONTAINER
+from tests.conftest import make_settings
+from tests.http.conftest import UNLIMITED, AiohttpClient
 from tests.http.support import Account, Api, failure, success
 
 POSITION = "X-PayFlow-Position"
@@ -46,8 +52,11 @@ async def test_a_query_with_the_position_sees_the_write(client: TestClient, asha
 
 
 async def test_says_so_when_the_read_models_cannot_reach_the_position_in_time(
-    client: TestClient, asha: Account
+    aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> None:
+    waits_briefly = make_settings("memory", tmp_path, PAYFLOW_READ_WAIT_MS="300", **UNLIMITED)
+    client = await aiohttp_client(create_app(bootstrap(waits_briefly)))
+    asha = await Api(client).register()
     client.app[CONTAINER].projector.stop()  # nothing will project the write
     position = await deposit(client, asha, 7)
 

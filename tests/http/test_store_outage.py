@@ -4,7 +4,7 @@ in part, and everything resumes without a restart."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,9 +12,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from infrastructure.settings import Settings
+from interfaces.bootstrap import bootstrap
+from interfaces.http.app import create_app
 from interfaces.http.keys import CONTAINER
 from tests.conftest import PG, make_settings
-from tests.http.conftest import UNLIMITED
+from tests.http.conftest import UNLIMITED, AiohttpClient
 from tests.http.support import Api, failure, success
 from tests.support.proxy import CuttableProxy
 from tests.support.saga import checked_audit
@@ -28,6 +30,17 @@ def proxy() -> Iterator[CuttableProxy]:
     through.restore()
     yield through
     through.cut()
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: AiohttpClient, settings: Settings, proxy: CuttableProxy
+) -> AsyncIterator[TestClient]:
+    """The app, closed (its saga and projector stopped) while the proxy still carries
+    their connections: the proxy's own teardown must not cut a running app."""
+    served = await aiohttp_client(create_app(bootstrap(settings)))
+    yield served
+    await served.close()
 
 
 @pytest.fixture

@@ -17,6 +17,9 @@ from projections import queries
 from projections.store import READ_TABLES
 from tests.support.projection import projected
 
+GUARD = 30.0  # seconds any wait here may take before the test fails
+
+
 ORDER = {
     "transfers": "transfer_id",
     "wallets": "wallet_id",
@@ -128,7 +131,8 @@ def test_queries_keep_answering_and_the_projector_keeps_going_during_a_rebuild(
             assert projected(projector, projector.latest_positions(), 10)
         finally:
             stop.set()
-            reader.join()
+            reader.join(GUARD)
+        assert not reader.is_alive(), "the reader did not stop"
 
         assert totals  # the reader got answers throughout
         assert min(totals) == 61  # never an empty or half-built view

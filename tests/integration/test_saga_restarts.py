@@ -20,6 +20,9 @@ from tests.support.saga import checked_audit, payflow_on, step_once
 Restart = Callable[[], Ledger]
 
 
+GUARD = 30.0  # seconds any wait here may take before the test fails
+
+
 @pytest.fixture
 def restart(persistent_settings: Settings) -> Iterator[Restart]:
     """Builds the ledger afresh over the same store, as a restarted process would."""
@@ -179,7 +182,7 @@ def test_two_workers_pulling_the_same_log_at_once_take_each_step_once(restart: R
     payflow.deposit(asha, Money.parse("100"))
     for _ in range(60):
         payflow.send(asha, Money.parse("1"), receiver_id=ravi)
-    start = threading.Barrier(2)
+    start = threading.Barrier(2, timeout=GUARD)
     middle = (ledger.transfers.recorder.max_notification_id() or 0) // 2
 
     def pull(stop: int | None) -> None:  # the saga and a drain, or two saga processes,
@@ -190,7 +193,8 @@ def test_two_workers_pulling_the_same_log_at_once_take_each_step_once(restart: R
     for worker in workers:
         worker.start()
     for worker in workers:
-        worker.join()
+        worker.join(GUARD)
+        assert not worker.is_alive(), "a saga pull did not finish"
     ledger.drain()
 
     report = checked_audit(ledger)

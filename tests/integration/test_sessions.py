@@ -22,6 +22,9 @@ from domain.errors import (
 from domain.session import LOGGED_OUT, REUSE_DETECTED, TokenFamily
 from tests.support.saga import payflow_on
 
+GUARD = 30.0  # seconds any wait here may take before the test fails
+
+
 CONCURRENT = 10
 
 
@@ -197,7 +200,7 @@ def test_concurrent_rotations_of_one_token_let_one_win_and_end_revoked(
     ledger: Ledger, payflow: PayFlow, asha: UUID
 ) -> None:
     family = payflow.start_session(asha)
-    start = threading.Barrier(CONCURRENT)
+    start = threading.Barrier(CONCURRENT, timeout=GUARD)
 
     def use_the_token(_: int) -> str | SessionInvalid:
         start.wait()

@@ -35,6 +35,9 @@ from tests.support.saga import payflow_on
 
 pytestmark = pytest.mark.postgres
 
+GUARD = 30.0  # seconds any wait here may take before the test fails
+
+
 OFF = {"enabled": False, "failureRate": 0, "failureType": "ERROR", "failTransactionIds": []}
 MakeStore = Callable[..., PostgresFaultSettings]
 MakeContainer = Callable[..., Container]
@@ -225,7 +228,8 @@ def test_concurrent_changes_from_several_processes_are_never_lost(
     for worker in workers:
         worker.start()
     for worker in workers:
-        worker.join()
+        worker.join(GUARD)
+        assert not worker.is_alive(), "an updater did not finish"
 
     assert stores[0].load().transfer_ids == frozenset(t for ids in added for t in ids)
 

@@ -54,7 +54,7 @@ class Receiver:
             self.requests.append((body, dict(request.headers)))
             self.arrived.notify_all()
         if self.hold is not None:
-            await self.hold.wait()
+            await asyncio.wait_for(self.hold.wait(), GUARD)
         status = self.answers.pop(0) if self.answers else 200
         return web.Response(status=status, text="ok" if status < 300 else "nope")
 

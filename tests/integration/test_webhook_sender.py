@@ -114,7 +114,7 @@ def answering(status: int, body: bytes = b"", **headers: str) -> Handler:
 
 
 async def never_answering(request: web.Request, receiver: Receiver) -> web.StreamResponse:
-    await receiver.release.wait()
+    await asyncio.wait_for(receiver.release.wait(), GUARD)  # the sender gives up long before
     return web.Response(text="too late")
 
 

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from uuid import UUID
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -172,4 +173,4 @@ SagaMachine.TestCase.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-TestSagaMachine = SagaMachine.TestCase
+TestSagaMachine = pytest.mark.timeout(600)(SagaMachine.TestCase)

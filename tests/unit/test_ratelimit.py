@@ -9,6 +9,9 @@ import pytest
 from infrastructure.ratelimit import SWEEP_INTERVAL, Decision, InMemoryRateLimiter, Rule
 from tests.support.clock import FakeClock as Clock
 
+GUARD = 30.0  # seconds any wait here may take before the test fails
+
+
 THREE_PER_MINUTE = Rule(3, 60)
 
 
@@ -112,7 +115,7 @@ def test_memory_stays_bounded_by_forgetting_the_oldest_keys(clock: Clock) -> Non
 def test_concurrent_threads_get_exactly_the_limit(limiter: InMemoryRateLimiter) -> None:
     rule = Rule(100, 60)
     allowed: list[bool] = []
-    start = threading.Barrier(8)
+    start = threading.Barrier(8, timeout=GUARD)
 
     def hammer() -> None:
         start.wait()
@@ -122,7 +125,8 @@ def test_concurrent_threads_get_exactly_the_limit(limiter: InMemoryRateLimiter) 
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(GUARD)
+        assert not thread.is_alive()
 
     assert len(allowed) == 400
     assert sum(allowed) == 100

@@ -5,7 +5,16 @@ Each pool admits at most its threads plus a bounded queue of calls; past that a
 call is refused at once with ``Overloaded`` (the HTTP layer answers 503 with
 ``Retry-After``) instead of waiting behind work that may take seconds. A call
 counts until its thread has finished it, even if the request that made it has
-gone away, so the bound holds for the threads themselves.
+gone away, so the bound holds for the threads themselves. Only a request's first
+call may be refused (``refusable``): once it has begun, its later calls (which may
+follow a write it has made) wait their turn, so a command is never refused after
+it has done something.
+
+``FairShare`` shares a bulkhead between parties (users, addresses): each may have
+only its share of the pool's threads at once, and its further calls wait their
+turn on the event loop, in a line of their own, holding no thread. One party's
+flood then fills its own line and is refused past it (``TooMuchAtOnce``); the
+others still find threads free.
 
 ``SharedCall`` makes one call serve every request that asked while the previous
 call was under way: a thousand requests for the same fact cost two calls at most,
@@ -20,6 +29,7 @@ import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -32,6 +42,10 @@ class Overloaded(Exception):
         super().__init__(f"the {name} pool is busy; retry in {retry_after} s")
         self.name = name
         self.retry_after = retry_after
+
+
+class TooMuchAtOnce(Overloaded):
+    """One party already has its share of a pool busy and its line of calls full."""
 
 
 class Bulkhead:
@@ -50,14 +64,17 @@ class Bulkhead:
         """Calls admitted and not yet finished (running or waiting for a thread)."""
         return self._admitted
 
-    async def run(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``call(*args, **kwargs)`` on one of the pool's threads; Overloaded if full."""
-        future = self.submit(functools.partial(call, *args, **kwargs))
+    async def run(
+        self, call: Callable[..., T], *args: Any, refusable: bool = True, **kwargs: Any
+    ) -> T:
+        """``call(*args, **kwargs)`` on one of the pool's threads; Overloaded if full,
+        unless it is not ``refusable``."""
+        future = self.submit(functools.partial(call, *args, **kwargs), refusable)
         return await asyncio.wrap_future(future)
 
-    def submit(self, call: Callable[[], T]) -> Future[T]:
+    def submit(self, call: Callable[[], T], refusable: bool = True) -> Future[T]:
         with self._lock:
-            if self._admitted >= self.capacity:
+            if refusable and self._admitted >= self.capacity:
                 raise Overloaded(self.name)
             self._admitted += 1
         try:  # the call sees the caller's context: its log lines carry the request's ids
@@ -74,6 +91,60 @@ class Bulkhead:
     def _release(self, _: object) -> None:
         with self._lock:
             self._admitted -= 1
+
+
+@dataclass
+class _Party:
+    turns: asyncio.Semaphore
+    waiting: int = 0
+    present: int = 0  # calls of this party running or waiting
+
+
+class FairShare:
+    """A bulkhead where each party has at most ``share`` calls at once, and at most
+    ``line`` more waiting for one of those, on the event loop."""
+
+    def __init__(self, pool: Bulkhead, share: int, line: int) -> None:
+        self.pool = pool
+        self.share = share
+        self.line = line
+        self._parties: dict[str, _Party] = {}
+
+    def lined_up(self, party: str) -> int:
+        """How many of ``party``'s calls wait for its turn."""
+        held = self._parties.get(party)
+        return 0 if held is None else held.waiting
+
+    async def run(
+        self,
+        party: str,
+        call: Callable[..., T],
+        *args: Any,
+        refusable: bool = True,
+        **kwargs: Any,
+    ) -> T:
+        """``call`` on the pool, in ``party``'s turn; TooMuchAtOnce when its line is full
+        (and Overloaded when the pool is), unless it is not ``refusable``."""
+        held = self._parties.get(party) or self._parties.setdefault(
+            party, _Party(asyncio.Semaphore(self.share))
+        )
+        if refusable and held.turns.locked() and held.waiting >= self.line:
+            raise TooMuchAtOnce(self.pool.name)
+        held.present += 1
+        try:
+            held.waiting += 1
+            try:
+                await held.turns.acquire()
+            finally:
+                held.waiting -= 1
+            try:
+                return await self.pool.run(call, *args, refusable=refusable, **kwargs)
+            finally:
+                held.turns.release()
+        finally:
+            held.present -= 1
+            if not held.present:
+                del self._parties[party]
 
 
 class SharedCall(Generic[T]):

@@ -65,6 +65,11 @@ class RateLimiter(ABC):
     async def hit(self, key: str, rule: Rule) -> Decision:
         """Count one hit of ``key`` and decide it."""
 
+    @abstractmethod
+    async def forgive(self, key: str) -> None:
+        """Take back one hit of ``key`` in its current window (a request the service,
+        not its client, failed to serve), if there is one to take back."""
+
 
 class InMemoryRateLimiter(RateLimiter):
     """Fixed windows in a dict, for one process; safe to share between threads."""
@@ -94,6 +99,12 @@ class InMemoryRateLimiter(RateLimiter):
                 ends_at, count = now + rule.window, 0
             self._windows[key] = (ends_at, count + 1)
         return Decision.of(rule, count + 1, ends_at - now)
+
+    async def forgive(self, key: str) -> None:
+        with self._lock:
+            ends_at, count = self._windows.get(key, (0.0, 0))
+            if ends_at > self._clock() and count > 0:
+                self._windows[key] = (ends_at, count - 1)
 
     def _sweep(self, now: float) -> None:
         """Drop ended windows now and then, and the oldest keys when over ``max_keys``."""

@@ -38,6 +38,14 @@ if ttl < 0 then
 end
 return {count, ttl}
 """
+# Takes back one hit, never below zero, and never revives a window that has ended.
+FORGIVE_SCRIPT = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 0 then
+  redis.call('DECR', KEYS[1])
+end
+return count
+"""
 
 
 def connect(url: str, timeout: float = REDIS_TIMEOUT) -> Redis:
@@ -70,6 +78,7 @@ class RedisRateLimiter(RateLimiter):
         clock: Clock = time.monotonic,
     ) -> None:
         self._script = client.register_script(HIT_SCRIPT)
+        self._forgive = client.register_script(FORGIVE_SCRIPT)
         self._fallback = fallback
         self._prefix = prefix
         self._retry_interval = retry_interval
@@ -94,6 +103,15 @@ class RedisRateLimiter(RateLimiter):
             self._down_until = None
             log.info("Redis answers again; rate limits are shared across processes again")
         return Decision.of(rule, int(count), int(ttl_ms) / 1000)
+
+    async def forgive(self, key: str) -> None:
+        if self.degraded:
+            await self._fallback.forgive(key)
+            return
+        try:
+            await self._forgive(keys=[self._prefix + key])
+        except REDIS_DOWN as error:
+            self._went_down(self._clock(), error)
 
     def _went_down(self, now: float, error: BaseException) -> None:
         if self._down_until is None:

@@ -45,6 +45,7 @@ STORES = ("sqlite", "postgres", "memory")
 MODES = ("development", "production", "test")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 _RULE = re.compile(r"([0-9]{1,9})\s*/\s*([0-9]{1,9})")
+_SQL_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 def default_hash_threads() -> int:
@@ -116,6 +117,7 @@ class Settings:
     argon2_memory_kib: int = 64 * 1024
     max_body_bytes: int = 64 * 1024
     read_wait: float = 2.0  # seconds a query may wait for the read models
+    body_timeout: float = 10.0  # seconds a client has to send a whole request body
     log_level: str = "INFO"
     create_tables: bool = True  # off for server-mode workers: `payflow init` made them
     rate_limits: RateLimits = field(default_factory=RateLimits)
@@ -202,6 +204,8 @@ class _Reader:
             argon2_memory_kib=self.integer("PAYFLOW_ARGON2_MEMORY_KIB", 65536, low=8),
             max_body_bytes=self.integer("PAYFLOW_MAX_BODY_BYTES", 65536, low=1024),
             read_wait=self.integer("PAYFLOW_READ_WAIT_MS", 2000, low=0, high=10_000) / 1000,
+            body_timeout=self.integer("PAYFLOW_BODY_TIMEOUT_MS", 10_000, low=100, high=60_000)
+            / 1000,
             log_level=self.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
             create_tables=self.choice("PAYFLOW_CREATE_TABLES", ("yes", "no"), "yes") == "yes",
             rate_limits=self.rate_limits(),
@@ -219,13 +223,20 @@ class _Reader:
         return settings
 
     def postgres(self) -> PostgresSettings:
+        schema = self.env.get("POSTGRES_SCHEMA", "").strip()
+        if schema and not _SQL_NAME.fullmatch(schema):
+            self.problems.append(
+                f"POSTGRES_SCHEMA={schema!r} must be a plain SQL name: lower-case letters, "
+                "digits and _, not starting with a digit, at most 63 characters"
+            )
+            schema = ""
         return PostgresSettings(
             host=self.text("POSTGRES_HOST", "127.0.0.1"),
             port=self.integer("POSTGRES_PORT", 5432, low=1, high=65535),
             dbname=self.text("POSTGRES_DBNAME", "payflow"),
             user=self.text("POSTGRES_USER", "postgres"),
             password=self.env.get("POSTGRES_PASSWORD", ""),
-            schema=self.env.get("POSTGRES_SCHEMA", ""),
+            schema=schema,
         )
 
     def webhooks(self) -> WebhookSettings:

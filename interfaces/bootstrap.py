@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from eventsourcing.persistence import OperationalError
+from eventsourcing.persistence import OperationalError, ProgrammingError
 from redis.asyncio import Redis
 
 from application.policy import CreditFaults
@@ -123,7 +123,9 @@ def require_tables(ledger: Ledger) -> None:
     for app in (ledger.accounts, ledger.wallets, ledger.transfers, ledger.webhooks):
         try:
             app.recorder.max_notification_id()
-        except OperationalError:
+        except OperationalError as error:
+            if "no such table" in str(error):  # SQLite says so as an operational error
+                raise ProgrammingError(str(error)) from error
             return
 
 

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -80,6 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error(str(error))
         return 2
     configure_logging(settings.log_level)
+    if not _makes_stores(args):  # a report on a mistyped store must not make an empty one
+        settings = replace(settings, create_tables=False)
+        if settings.store == "sqlite" and not (settings.data_dir / "wallets.sqlite").exists():
+            where = settings.data_dir.resolve()
+            log.error(f"no PayFlow data in {where}: set PAYFLOW_DATA_DIR, or run PayFlow first")
+            return 2
     try:
         container = bootstrap(settings)
     except (PersistenceError, psycopg.Error) as error:
@@ -92,6 +99,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(container, args)
     finally:
         container.close()
+
+
+def _makes_stores(args: argparse.Namespace) -> bool:
+    """Commands that run PayFlow (and so may create its tables); the auditor's and
+    operator's one-off commands only ever read or change what is already there."""
+    if args.command == "webhooks":
+        return args.action is None
+    return args.command in ("up", "api", "init", "saga", "projector")
 
 
 def _hint(error: Exception, settings: Settings) -> str:
@@ -215,7 +230,7 @@ def _serve(container: Container, host: str, port: int, run_workers: bool) -> int
     try:
         serve(app, host, port, store=where)
     except ListenFailed as failure:
-        log.error(f"{failure}: is another PayFlow running there? Set PORT or --port")
+        log.error(str(failure))
         return 1
     log.info("PayFlow stopped cleanly.")
     return 0

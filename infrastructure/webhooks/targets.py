@@ -37,7 +37,8 @@ METADATA = frozenset(
 )
 SHARED = IPv4Network("100.64.0.0/10")  # carrier-grade NAT, RFC 6598
 NAT64 = IPv6Network("64:ff9b::/96")  # the last 32 bits are an IPv4 address
-HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")  # after yarl's lower-casing and IDNA
+HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")  # after yarl's lower-casing and IDNA;
+# and, as DNS has it, at most 253 characters in all and 63 in any one label
 IPV4_PART = re.compile(r"0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*")
 
 
@@ -56,6 +57,7 @@ def check_target(url: str, *, require_https: bool, allow_private: bool) -> str:
     try:
         parsed = URL(url)
         port = parsed.port
+        parsed.host  # noqa: B018  decoding the IDNA form can fail (xn-- labels), as ValueError
     except ValueError as exc:
         raise UnsafeTarget(f"refused target URL: {exc}") from None
     allowed = ("https",) if require_https else ("http", "https")
@@ -127,7 +129,8 @@ def _check_host(url: URL, *, allow_private: bool) -> None:
             raise UnsafeTarget(f"refused target {host}: write the address as {address}")
         return
     name = host.rstrip(".")
-    if not HOST_NAME.fullmatch(name):
+    labels = name.split(".")
+    if not HOST_NAME.fullmatch(name) or len(name) > 253 or max(map(len, labels)) > 63:
         raise UnsafeTarget(f"refused target {host}: not a valid host name")
     if not allow_private and (name == "localhost" or name.endswith(".localhost")):
         raise UnsafeTarget(f"refused target {host}: local host name")

@@ -15,6 +15,7 @@ from interfaces.http import (
     auth_routes,
     commands,
     consistency,
+    context,
     docs,
     health,
     listings,
@@ -45,6 +46,7 @@ def create_app(container: Container, run_workers: bool = True) -> web.Applicatio
         client_max_size=container.settings.max_body_bytes,
     )
     app[CONTAINER] = container
+    app[context.SHARES] = context.Shares.of(container)
     app[OUTCOMES] = TransferOutcomes()
     app[metrics.METRICS] = metrics.HttpMetrics()
     consistency.install(app, only_writer=run_workers)

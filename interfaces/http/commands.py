@@ -175,7 +175,10 @@ async def _keep(
 
 
 def _idempotency_key(request: web.Request, from_body: str | None) -> str | None:
-    from_header = request.headers.get(IDEMPOTENCY_HEADER)
+    given = request.headers.getall(IDEMPOTENCY_HEADER, [])
+    if len(given) > 1:
+        raise ApiError(400, ErrorCode.INVALID_INPUT, f"Send one {IDEMPOTENCY_HEADER}, not several")
+    from_header = given[0] if given else None
     if from_header is None:
         return from_body
     try:

@@ -19,7 +19,7 @@ from aiohttp.web_protocol import RequestPayloadError
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
 from domain import errors as domain
-from infrastructure.bulkhead import Overloaded
+from infrastructure.bulkhead import Overloaded, TooMuchAtOnce
 from infrastructure.tokens import ExpiredToken, InvalidToken
 from interfaces.http.encoding import dumps
 from interfaces.http.keys import CONTAINER
@@ -123,9 +123,23 @@ def as_api_error(error: Exception) -> ApiError:
     for cls, status, code in _DOMAIN_ERRORS:
         if isinstance(error, cls):
             return ApiError(status, code, str(error))
+    return _infrastructure_error(error) or ApiError(
+        500, ErrorCode.INTERNAL_ERROR, "Internal server error"
+    )
+
+
+def _infrastructure_error(error: Exception) -> ApiError | None:
+    """What the contract says of a failure outside the ledger, if it says anything."""
     if isinstance(error, RequestPayloadError | HttpProcessingError):
         return ApiError(
             400, ErrorCode.VALIDATION_ERROR, "The body could not be read as its headers describe it"
+        )
+    if isinstance(error, TooMuchAtOnce):
+        return ApiError(
+            429,
+            ErrorCode.RATE_LIMIT_EXCEEDED,
+            "Too many of your requests at once; wait for the earlier ones",
+            headers={"Retry-After": "1"},
         )
     if isinstance(error, Overloaded):
         return ApiError(
@@ -136,7 +150,7 @@ def as_api_error(error: Exception) -> ApiError:
         )
     if isinstance(error, PersistenceError) and not isinstance(error, IntegrityError):
         return ApiError(503, ErrorCode.DATABASE_ERROR, "The event store is unavailable")
-    return ApiError(500, ErrorCode.INTERNAL_ERROR, "Internal server error")
+    return None
 
 
 def _from_http_exception(error: web.HTTPException) -> ApiError:

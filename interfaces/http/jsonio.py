@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from decimal import Decimal
@@ -11,6 +12,7 @@ from aiohttp import web
 
 from interfaces.http.encoding import dumps
 from interfaces.http.errors import ApiError, ErrorCode
+from interfaces.http.keys import CONTAINER
 
 JSON_TYPES = ("application/json",)
 _NOT_TEXT = re.compile(r"[\x00\ud800-\udfff]")
@@ -20,7 +22,9 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object, numbers parsed as exact Decimals."""
     if request.content_type not in JSON_TYPES:
         raise ApiError(415, ErrorCode.VALIDATION_ERROR, "Content-Type must be application/json")
-    raw = await request.read()
+    if (request.charset or "utf-8").lower() not in ("utf-8", "utf8"):
+        raise ApiError(415, ErrorCode.VALIDATION_ERROR, "A JSON body must be UTF-8")
+    raw = await read_body(request)
     try:
         body = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=Decimal)
         text = _is_text(body)
@@ -32,6 +36,23 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, ErrorCode.VALIDATION_ERROR, "Body must be a JSON object")
     return body
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The whole body (aiohttp keeps it for a second read), within the settings'
+    ``body_timeout``: a client that stops half-way through holds nothing for longer."""
+    seconds = request.app[CONTAINER].settings.body_timeout
+    try:
+        async with asyncio.timeout(seconds):
+            return await request.read()
+    except TimeoutError:
+        raise ApiError(
+            408, ErrorCode.VALIDATION_ERROR, f"The body did not arrive within {seconds:g} s"
+        ) from None
+    except ConnectionResetError:
+        raise ApiError(
+            400, ErrorCode.VALIDATION_ERROR, "The connection closed before the body was complete"
+        ) from None
 
 
 def _is_text(value: Any) -> bool:

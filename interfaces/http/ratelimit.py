@@ -27,10 +27,12 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from infrastructure.bulkhead import Overloaded, TooMuchAtOnce
 from infrastructure.ratelimit import Decision, Rule
 from infrastructure.tokens import InvalidToken
 from interfaces.http.context import caller, container
 from interfaces.http.errors import ApiError, ErrorCode, Handler
+from interfaces.http.jsonio import read_body
 from interfaces.http.metrics import route_template
 
 LOAD_TEST_HEADER = "X-Load-Test-Token"
@@ -87,8 +89,10 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
     if _exempt(request) or _bypasses(request):
         return await handler(request)
     limiter = container(request).rate_limiter
+    counted = []
     for limit in await _limits_for(request):
         decision = await limiter.hit(limit.key, limit.rule)
+        counted.append(limit)
         _remember(request, decision)
         if not decision.allowed:
             refusal = ApiError(429, limit.group.code, limit.group.message)
@@ -96,7 +100,20 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
                 raise refusal
             request[REFUSAL] = refusal  # the handler replays, or raises it
             break
-    return await handler(request)
+    try:
+        return await handler(request)
+    except Exception as error:
+        if _ours(error):  # the service could not serve it: it does not count against anyone
+            for limit in counted:
+                await limiter.forgive(limit.key)
+        raise
+
+
+def _ours(error: Exception) -> bool:
+    """A refusal that is the service's doing (busy, or its store away), not the client's."""
+    if isinstance(error, TooMuchAtOnce):
+        return False
+    return isinstance(error, Overloaded) or (isinstance(error, ApiError) and error.status == 503)
 
 
 def deferred_refusal(request: web.Request) -> ApiError | None:
@@ -173,7 +190,7 @@ async def _keyed_command(request: web.Request) -> bool:
 
 async def _body_field(request: web.Request, name: str) -> object:
     try:
-        body = json.loads(await request.read())
+        body = json.loads(await read_body(request))
     except (ValueError, RecursionError):
         return None
     return body.get(name) if isinstance(body, dict) else None

@@ -98,7 +98,9 @@ class ServiceOut(Schema):
 
 
 class HealthOut(Schema):
-    status = fields.Str(required=True, validate=validate.OneOf(["healthy", "unhealthy"]))
+    status = fields.Str(
+        required=True, validate=validate.OneOf(["healthy", "degraded", "unhealthy"])
+    )
     services = fields.Dict(keys=fields.Str(), values=fields.Str(), required=True)
     store = fields.Str(required=True)
     timestamp = fields.DateTime(required=True)

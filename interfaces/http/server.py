@@ -9,6 +9,7 @@ envelope too, so every answer a client gets is JSON it can read.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import signal
@@ -24,10 +25,16 @@ from aiohttp.web_request import BaseRequest
 from interfaces.http.errors import CORRELATION_HEADER, ApiError, ErrorCode, error_response
 
 log = logging.getLogger("payflow")
+# The requests in hand get this long to finish at shutdown: the longest a client may
+# ask to wait (Prefer: wait=10), or to send its body, and a little more.
+SHUTDOWN_SECONDS = 15.0
 
 
 class ListenFailed(Exception):
     """The address to listen on could not be bound (in use, or not this machine's)."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(f"{message}: {hint}")
 
 
 class EnvelopeRequestHandler(RequestHandler):
@@ -88,6 +95,13 @@ class EnvelopeRunner(web.AppRunner):
         return server
 
 
+_HINTS = {
+    errno.EADDRINUSE: "is another PayFlow running there? Set PORT or --port",
+    errno.EADDRNOTAVAIL: "HOST is not an address of this machine",
+    errno.EACCES: "ports below 1024 need privileges; set PORT or --port",
+}
+
+
 def serve(app: web.Application, host: str, port: int, **announced: Any) -> None:
     """Serve ``app`` until the first SIGTERM or Ctrl-C, then shut down cleanly: the
     requests in hand are answered and the app's cleanup runs. Later signals (a
@@ -101,14 +115,17 @@ async def _serve(app: web.Application, host: str, port: int, announced: dict[str
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    runner = EnvelopeRunner(app, handle_signals=False, access_log=None)
+    runner = EnvelopeRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS
+    )
     await runner.setup()
     try:
         try:
             await web.TCPSite(runner, host, port).start()
         except OSError as error:
             reason = os.strerror(error.errno) if error.errno else str(error)
-            raise ListenFailed(f"cannot listen on {host}:{port}: {reason.lower()}") from error
+            hint = _HINTS.get(error.errno or 0, "set HOST and PORT, or --host and --port")
+            raise ListenFailed(f"cannot listen on {host}:{port}: {reason.lower()}", hint) from error
         url = f"http://{host}:{port}"
         log.info(f"PayFlow is listening on {url}", extra={"url": url, **announced})
         await stopping.wait()

@@ -38,10 +38,10 @@ def free_port() -> int:
 class Server:
     """A ``scripts/run`` process and a tiny JSON client for it."""
 
-    def __init__(self, data_dir: Path, log: Path) -> None:
+    def __init__(self, data_dir: Path, log: Path, **settings: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = os.environ | {"PORT": str(self.port), "PAYFLOW_DATA_DIR": str(data_dir)}
+        env = os.environ | {"PORT": str(self.port), "PAYFLOW_DATA_DIR": str(data_dir)} | settings
         self.log = log
         self.process = subprocess.Popen(
             [str(ROOT / "scripts" / "run")],
@@ -93,8 +93,8 @@ class Server:
 
 
 @contextmanager
-def running(data_dir: Path, log: Path) -> Iterator[Server]:
-    server = Server(data_dir, log)
+def running(data_dir: Path, log: Path, **settings: str) -> Iterator[Server]:
+    server = Server(data_dir, log, **settings)
     try:
         yield server
     finally:
@@ -235,6 +235,25 @@ def test_every_line_it_writes_is_json_with_one_line_per_request(tmp_path: Path) 
     assert (wallet["method"], wallet["status"]) == ("GET", 200)
     assert wallet["user_id"] == asha["user"]["userId"]
     assert wallet["correlation_id"]
+
+
+def test_a_client_stalled_half_way_through_its_body_does_not_hold_up_shutdown(
+    tmp_path: Path,
+) -> None:
+    data_dir, log = tmp_path / "var", tmp_path / "server.log"
+    with (
+        running(data_dir, log, PAYFLOW_BODY_TIMEOUT_MS="500") as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as stalled,
+    ):
+        stalled.sendall(
+            b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100\r\n\r\n{"email": "a'
+        )
+        assert server.stop(signal.SIGTERM) == 0  # waits at most 30 s, not aiohttp's 60
+        answer = stalled.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 408")
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    assert not [line for line in lines if line["level"] == "error"]
 
 
 def test_a_port_already_in_use_is_said_plainly(tmp_path: Path) -> None:

@@ -21,9 +21,10 @@ from aiohttp.test_utils import TestClient
 
 from infrastructure.settings import Settings
 from interfaces.bootstrap import bootstrap
-from interfaces.http import consistency
+from interfaces.http import consistency, context
 from interfaces.http.app import create_app
 from interfaces.http.keys import CONTAINER
+from interfaces.ids import USER, parse_id
 from tests.conftest import make_settings
 from tests.http.conftest import UNLIMITED, AiohttpClient
 from tests.http.support import PASSWORD, Account, Api, failure, success
@@ -97,7 +98,6 @@ async def test_waiting_queries_hold_no_thread_while_transfers_and_health_go_on(
         )
         for _ in range(40)  # twenty times the store's threads
     ]
-    await asyncio.sleep(0)  # let them start
     progress = client.app[consistency.PROGRESS]
 
     async def all_waiting() -> bool:
@@ -140,27 +140,25 @@ async def test_a_full_store_pool_refuses_at_once_and_health_still_answers(
         "memory", tmp_path, PAYFLOW_WORKER_THREADS="2", PAYFLOW_STORE_QUEUE="2", **UNLIMITED
     )
     client = await aiohttp_client(create_app(bootstrap(settings)))
-    asha = await Api(client).register()
+    api = Api(client)
+    users = [await api.register(f"User {n}", f"user{n}@example.com") for n in range(5)]
     payflow = client.app[CONTAINER].payflow
-    held = []
     real = payflow.wallet_of
 
     def slow_wallet_of(*args: Any, **kwargs: Any) -> Any:
-        held.append(True)
         gate.wait(GATE_TIMEOUT)
         return real(*args, **kwargs)
 
     payflow.wallet_of = slow_wallet_of  # type: ignore[method-assign]
-    stuck = [
-        asyncio.create_task(client.get("/wallets/me", headers=asha.auth))
-        for _ in range(4)  # two threads and a queue of two
+    stuck = [  # four users: two threads and a queue of two
+        asyncio.create_task(client.get("/wallets/me", headers=user.auth)) for user in users[:4]
     ]
 
     async def pool_full() -> bool:
         return client.app[CONTAINER].queries.in_use == 4
 
     await until(pool_full)
-    await refused_as_overloaded(await client.get("/wallets/me", headers=asha.auth))
+    await refused_as_overloaded(await client.get("/wallets/me", headers=users[4].auth))
     await healthy(client)
     gate.set()
     payflow.wallet_of = real  # type: ignore[method-assign]
@@ -168,9 +166,60 @@ async def test_a_full_store_pool_refuses_at_once_and_health_still_answers(
         await success(answer)
 
 
-async def test_a_login_flood_fills_only_the_hashing_pool(
-    client: TestClient, api: Api, asha: Account, ravi: Account, gate: threading.Event
+async def test_one_user_s_flood_waits_in_its_own_line_while_others_are_served(
+    aiohttp_client: AiohttpClient,
+    tmp_path: Path,
+    gate: threading.Event,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(context, "LINE", 8)
+    settings = make_settings("memory", tmp_path, PAYFLOW_WORKER_THREADS="2", **UNLIMITED)
+    client = await aiohttp_client(create_app(bootstrap(settings)))
+    asha, ravi = await Api(client).register(), await Api(client).register("Ravi", "r@x.com")
+    payflow = client.app[CONTAINER].payflow
+    real = payflow.wallet_of
+
+    def slow_wallet_of(*args: Any, **kwargs: Any) -> Any:
+        gate.wait(GATE_TIMEOUT)
+        return real(*args, **kwargs)
+
+    payflow.wallet_of = slow_wallet_of  # type: ignore[method-assign]
+    flood = [  # asha's share is one of the two query threads; eight wait in her line
+        asyncio.create_task(client.get("/wallets/me", headers=asha.auth)) for _ in range(9)
+    ]
+    queries = client.app[context.SHARES].queries
+
+    async def lined_up() -> bool:
+        return queries.lined_up(f"user:{parse_id(USER, asha.user_id)}") == 8
+
+    await until(lined_up)
+    await failure(await client.get("/wallets/me", headers=asha.auth), 429, 4001)
+    ravis = asyncio.create_task(client.get("/wallets/me", headers=ravi.auth))
+
+    async def ravi_has_a_thread() -> bool:
+        return client.app[CONTAINER].queries.in_use == 2
+
+    await until(ravi_has_a_thread)  # not behind asha's nine
+    gate.set()
+    payflow.wallet_of = real  # type: ignore[method-assign]
+    await success(await ravis)
+    for answer in await asyncio.gather(*flood):
+        await success(answer)
+
+
+async def test_a_login_flood_holds_only_the_hashing_threads_and_its_own_line(
+    aiohttp_client: AiohttpClient,
+    tmp_path: Path,
+    gate: threading.Event,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(context, "LINE", 1)
+    settings = make_settings(
+        "memory", tmp_path, PAYFLOW_HASH_THREADS="1", PAYFLOW_HASH_QUEUE="1", **UNLIMITED
+    )
+    client = await aiohttp_client(create_app(bootstrap(settings)))
+    api = Api(client)
+    asha, ravi = await api.register(), await api.register("Ravi Shah", "ravi@example.com")
     await api.deposit(asha, "100")
     hasher = client.app[CONTAINER].payflow.hasher
     real = hasher.verify
@@ -180,19 +229,22 @@ async def test_a_login_flood_fills_only_the_hashing_pool(
         return real(password_hash, password)
 
     hasher.verify = slow_verify  # type: ignore[method-assign]
-    flood = [
-        asyncio.create_task(login(client, f"nobody{n}@example.com"))
-        for n in range(2)  # one hashing thread and a queue of one
+    flood = [  # one hashing for this address, and one waiting in its line
+        asyncio.create_task(login(client, f"nobody{n}@example.com")) for n in range(2)
     ]
+    hashing = client.app[context.SHARES].hashing
 
-    async def hashing_full() -> bool:
-        return client.app[CONTAINER].hashing.in_use == 2
+    async def line_full() -> bool:
+        return hashing.lined_up(f"address:{client.server.host}") == 1
 
-    await until(hashing_full)
-    await refused_as_overloaded(await login(client, asha.email))
+    await until(line_full)
+    refused = await login(client, asha.email)
+    await failure(refused, 429, 4001)
+    assert refused.headers["Retry-After"] == "1"
     await transfer_completes(api, asha, ravi)
     await healthy(client)
     gate.set()
+    hasher.verify = real  # type: ignore[method-assign]
     for answer in await asyncio.gather(*flood):
         await failure(answer, 401, 1004)
     await success(await login(client, asha.email))

@@ -177,6 +177,9 @@ async def test_not_ready_when_the_configured_redis_does_not_answer(
     body = await response.json()
     assert body["services"] == {"eventStore": "up", "redis": "down"}
     assert (await client.get("/health/live")).status == 200
+    health = await client.get("/health")  # serving, without what Redis adds
+    assert health.status == 200
+    assert (await health.json())["status"] == "degraded"
 
 
 async def test_ready_when_the_configured_redis_answers(

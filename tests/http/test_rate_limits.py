@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from interfaces.bootstrap import bootstrap
 from interfaces.http.app import create_app
+from interfaces.http.keys import CONTAINER
 from tests.conftest import REDIS_URL, closed_port_url, make_settings
 from tests.http.conftest import AiohttpClient
 from tests.http.support import PASSWORD, Account, Api, failure, success
@@ -247,3 +248,24 @@ async def test_api_processes_on_one_redis_share_their_counts(
 
     assert limit_headers(await login(second, account.email))[:2] == (2, 0)
     await failure(await login(first, account.email), 429, 4002)
+
+
+async def test_a_request_the_service_could_not_serve_does_not_count(
+    make_client: ClientFactory,
+) -> None:
+    client = await make_client(PAYFLOW_RATE_TRANSFERS="2/60")
+    api = Api(client)
+    asha, ravi = await api.register(), await api.register("Ravi Shah", "ravi@example.com")
+    await api.deposit(asha, "10")
+    probe = client.app[CONTAINER].probe
+    assert probe is not None
+    body = {"receiverId": ravi.user_id, "amount": 1}
+
+    probe.is_up = False  # the store is away: every write is refused at once, 503
+    for _ in range(3):
+        await failure(await api.send(asha, body), 503, 5002)
+    probe.is_up = True
+
+    for _ in range(2):  # the limit is whole again
+        await success(await api.send(asha, body), 201)
+    await failure(await api.send(asha, body), 429, 4003)

@@ -131,3 +131,17 @@ async def test_a_deposit_retry_is_replayed_past_the_cap_and_while_the_wallet_is_
     await failure(await deposit(api, asha, "1", "top-up"), 409, 3006)
     await failure(await deposit(api, asha, "1", "fresh"), 400, 3016)  # a new one is refused
     assert wallets.get_wallet(wallet.id).balance_minor == 150_000_00
+
+
+async def test_two_idempotency_keys_on_one_request_are_refused(
+    api: Api, asha: Account, ravi: Account
+) -> None:
+    await api.deposit(asha, "10")
+    headers = [*asha.auth.items(), ("X-Idempotency-Key", "one"), ("X-Idempotency-Key", "two")]
+    response = await api.client.post(
+        "/transactions", json={"receiverId": ravi.user_id, "amount": 1}, headers=headers
+    )
+
+    error = await failure(response, 400, 2003)
+    assert "one X-Idempotency-Key" in error["message"]
+    assert await api.balance(ravi) == Decimal(0)

@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,8 @@ from infrastructure.settings import Settings
 from interfaces.bootstrap import bootstrap
 from interfaces.http.app import create_app
 from interfaces.http.server import EnvelopeRunner
+from tests.conftest import make_settings
+from tests.http.conftest import UNLIMITED, AiohttpClient
 from tests.http.support import Account, failure
 
 
@@ -39,13 +42,21 @@ async def served(settings: Settings) -> AsyncIterator[TestServer]:
     await server.close()
 
 
-async def raw_exchange(server: TestServer, request: bytes) -> tuple[int, dict[str, str], Any]:
-    """Send bytes as they are; the status, headers and JSON body that come back."""
+async def raw_exchange(
+    server: TestServer, request: bytes, keep_open: bool = False
+) -> tuple[int, dict[str, str], Any]:
+    """Send bytes as they are; the status, headers and JSON body that come back
+    (``keep_open``: without closing our side, as a client that stalls would)."""
     assert server.port is not None
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     writer.write(request)
     await writer.drain()
-    answer = await asyncio.wait_for(reader.read(), timeout=10)  # the server closes it
+    if keep_open:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        answer = head + await asyncio.wait_for(reader.readexactly(length), timeout=10)
+    else:
+        answer = await asyncio.wait_for(reader.read(), timeout=10)  # the server closes it
     writer.close()
     head, _, body = answer.partition(b"\r\n\r\n")
     status_line, *header_lines = head.decode().split("\r\n")
@@ -114,3 +125,31 @@ async def test_every_request_is_one_json_line_naming_its_caller(
     assert line["correlation_id"] == "trace-42"
     assert line["user_id"] == asha.user_id
     assert line["duration_ms"] >= 0
+
+
+async def test_a_body_that_stops_half_way_is_a_408_in_good_time(
+    aiohttp_client: AiohttpClient, tmp_path: Path
+) -> None:
+    settings = make_settings("memory", tmp_path, PAYFLOW_BODY_TIMEOUT_MS="200", **UNLIMITED)
+    server = EnvelopeTestServer(create_app(bootstrap(settings)))
+    await server.start_server()
+    try:
+        half = b'{"email": "asha@exa'
+        head = b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        request = head + b"Content-Length: 100\r\n\r\n" + half
+        status, _, body = await raw_exchange(server, request, keep_open=True)
+    finally:
+        await server.close()
+
+    assert status == 408
+    assert body["error"]["code"] == 2001
+    assert "did not arrive within 0.2 s" in body["error"]["message"]
+
+
+async def test_a_json_body_in_another_charset_is_refused(client: TestClient, asha: Account) -> None:
+    headers = asha.auth | {"Content-Type": "application/json; charset=latin-1"}
+
+    response = await client.post("/wallets/me/deposit", data=b'{"amount": 1}', headers=headers)
+
+    error = await failure(response, 415, 2001)
+    assert "UTF-8" in error["message"]

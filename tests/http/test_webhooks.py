@@ -216,6 +216,8 @@ async def test_refuses_a_malformed_subscription(
         "http://10.0.0.7/hooks",
         "http://192.168.1.20/hooks",
         "http://169.254.169.254/latest/meta-data",
+        "http://xn--/",  # an IDNA label that does not decode
+        "https://xn--a.example/hooks",
     ],
 )
 async def test_refuses_a_url_deliveries_may_not_use(
@@ -401,6 +403,7 @@ async def test_enabling_a_disabled_endpoint_forgives_its_failures(
         ({"secret": SECRET}, "secret"),  # a secret is set once, at subscription
         ({"url": "http://127.0.0.1/hooks"}, "url"),
         ({"url": "gopher://merchant.example.com/"}, "url"),
+        ({"url": "http://xn--/"}, "url"),
     ],
 )
 async def test_refuses_a_malformed_change_and_changes_nothing(

@@ -190,3 +190,19 @@ async def test_answers_tells_whether_redis_is_up(clients: list[Redis]) -> None:
 
     assert await answers(clients[0])
     assert not await answers(clients[1])
+
+
+async def test_a_forgiven_hit_is_taken_back_once_and_never_below_zero(
+    prefix: str, clients: list[Redis]
+) -> None:
+    clients.append(reachable())
+    limiter, _ = limiter_on(clients[0], prefix)
+
+    await limiter.forgive("never-hit")  # nothing to take back: nothing happens
+    for _ in range(5):
+        await limiter.hit("k", FIVE_PER_MINUTE)
+    await limiter.forgive("k")
+
+    assert (await limiter.hit("k", FIVE_PER_MINUTE)).allowed  # the fifth hit again
+    assert not (await limiter.hit("k", FIVE_PER_MINUTE)).allowed
+    assert (await limiter.hit("never-hit", FIVE_PER_MINUTE)).remaining == 4

@@ -62,3 +62,31 @@ def test_a_worker_before_init_says_what_to_do_and_stops(tmp_path: Path, new_sche
     (said,) = [json.loads(line) for line in started.stderr.splitlines()]
     assert said["level"] == "error"
     assert "does not exist: run `payflow init` first" in said["message"]
+
+
+def test_an_audit_of_a_schema_that_is_not_there_says_so_and_makes_nothing(
+    tmp_path: Path, new_schema: str
+) -> None:
+    audited = payflow(tmp_path, new_schema, "audit")
+
+    assert audited.returncode == 2
+    assert "RESULT: OK" not in audited.stdout
+    assert "run `payflow init` first" in audited.stderr
+    with psycopg.connect(**PG) as conn:
+        made = conn.execute(
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name = %s",
+            (new_schema,),
+        ).fetchone()
+    assert made == (0,)
+
+
+def test_an_audit_of_a_data_directory_without_payflow_data_says_so(tmp_path: Path) -> None:
+    empty = tmp_path / "no-such-dir"
+    env = os.environ | {"PAYFLOW_DATA_DIR": str(empty), "PAYFLOW_STORE": "sqlite"}
+    audited = subprocess.run(
+        [PAYFLOW, "audit"], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+    assert audited.returncode == 2
+    assert f"no PayFlow data in {empty}" in audited.stderr
+    assert not empty.exists()

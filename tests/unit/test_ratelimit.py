@@ -130,3 +130,16 @@ def test_concurrent_threads_get_exactly_the_limit(limiter: InMemoryRateLimiter) 
 
     assert len(allowed) == 400
     assert sum(allowed) == 100
+
+
+async def test_a_forgiven_hit_is_taken_back_within_its_window_only(
+    limiter: InMemoryRateLimiter,
+) -> None:
+    rule = Rule(2, 60)
+    await limiter.forgive("k")  # nothing to take back
+    for _ in range(2):
+        limiter.hit_now("k", rule)
+    await limiter.forgive("k")
+
+    assert limiter.hit_now("k", rule).allowed
+    assert not limiter.hit_now("k", rule).allowed

@@ -347,3 +347,10 @@ def test_simulation_is_never_on_in_production_mode() -> None:
         Settings.from_env(secret | {"PAYFLOW_SIMULATION": "on"})
     with pytest.raises(SettingsError, match="PAYFLOW_SIMULATION='maybe' is not one of on, off"):
         Settings.from_env({"PAYFLOW_SIMULATION": "maybe"})
+
+
+@pytest.mark.parametrize("schema", ["attack-Odd", 'x"; select 1; --', "Upper", "1st", "a" * 64])
+def test_a_postgres_schema_must_be_a_plain_sql_name(schema: str) -> None:
+    with pytest.raises(SettingsError, match=r"POSTGRES_SCHEMA=.* must be a plain SQL name"):
+        Settings.from_env({"POSTGRES_SCHEMA": schema})
+    assert Settings.from_env({"POSTGRES_SCHEMA": "payflow_2"}).postgres.schema == "payflow_2"

@@ -73,6 +73,11 @@ REFUSED_FORMS = [
     ("http://example.com:0/", "port 0 is out of range"),
     ("http://example.com:65536/", "refused target URL: Port out of range"),
     ("http://exa mple.com/", "not a valid host name"),
+    ("http://xn--/", "decoding with 'idna' codec failed"),
+    ("https://xn--a.example/", "decoding with 'idna' codec failed"),
+    ("http://a.xn--zz/", "decoding with 'idna' codec failed"),
+    ("https://" + "a" * 64 + ".example/", "not a valid host name"),  # a label over 63
+    ("https://" + ("a" * 60 + ".") * 5 + "example/", "not a valid host name"),  # over 253
     ("http://example.com/" + "a" * 2030, "longer than 2048 characters"),
 ]
 

@@ -11,6 +11,7 @@ transfer (``POST /transactions`` with ``Prefer: wait=10``, until COMPLETED) and 
 - ``position``: 48 clients looping on ``GET /transactions?position=Transfers:999999999999``;
 - ``login``: 300 logins with random emails, 32 at a time;
 - ``reads``: 64 clients looping on ``GET /transactions?limit=100``;
+- ``hog``: another user keeping 300 deposits in flight at once;
 - ``live``: 48 clients looping on ``GET /health/live``, the cheapest route there is:
   what any flood of requests costs the others, for comparison.
 
@@ -52,6 +53,7 @@ class Bench:
     def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
         self.session, self.base = session, base
         self.outcomes: Counter[str] = Counter()
+        self.hog = ""  # another user's token, for the flood of one user
 
     async def call(self, method: str, path: str, token: str = "", **kw: Any) -> tuple[int, Any]:
         headers = kw.pop("headers", {})
@@ -138,6 +140,17 @@ async def read_flood(bench: Bench, token: str, stop: asyncio.Event) -> None:
     await asyncio.gather(*(client() for _ in range(64)))
 
 
+async def hog_flood(bench: Bench, token: str, stop: asyncio.Event) -> None:
+    async def client() -> None:
+        while not stop.is_set():
+            status, _ = await bench.call(
+                "POST", "/wallets/me/deposit", bench.hog, json={"amount": 1}
+            )
+            bench.outcomes[str(status)] += 1
+
+    await asyncio.gather(*(client() for _ in range(300)))
+
+
 async def live_flood(bench: Bench, token: str, stop: asyncio.Event) -> None:
     async def client() -> None:
         while not stop.is_set():
@@ -152,6 +165,7 @@ FLOODS: dict[str, Flood] = {
     "position": position_flood,
     "login": login_flood,
     "reads": read_flood,
+    "hog": hog_flood,
     "live": live_flood,
 }
 
@@ -162,6 +176,7 @@ async def run(base: str, floods: list[str]) -> None:
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         bench = Bench(session, base)
         sender, receiver = await bench.register("Sender"), await bench.register("Receiver")
+        bench.hog = (await bench.register("Hog"))["tokens"]["accessToken"]
         token = sender["tokens"]["accessToken"]
         deposit = {"amount": 10000}
         status, answer = await bench.call("POST", "/wallets/me/deposit", token, json=deposit)
@@ -224,7 +239,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--checkout", type=Path, default=ROOT, help="the code to run")
     parser.add_argument("--url", help="measure a server already running there instead")
-    parser.add_argument("--floods", default="position,login,reads,live")
+    parser.add_argument("--floods", default="position,login,reads,hog,live")
     args = parser.parse_args()
     floods = args.floods.split(",")
     if args.url:

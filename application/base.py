@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import TypeVar
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, Recording, Tracking
 from eventsourcing.system import (
     ProcessApplication,
     RecordingEvent,
     RecordingEventReceiver,
 )
 from eventsourcing.utils import EnvType
+
+from application.tracking import PageTracking
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,69 @@ class Snapshotting(Application[UUID]):
             log.exception("could not snapshot an aggregate of %s; it loads from events", self.name)
 
 
+@dataclass
+class _Commit:
+    aggregates: Sequence[Any]
+    done: bool = False
+    error: BaseException | None = None
+    recordings: list[Recording[UUID]] = field(default_factory=list)
+
+
+class GroupCommit:
+    """Saves the aggregates of many concurrent callers in one transaction.
+
+    A caller queues what it wants saved and takes the commit lock. Whoever holds
+    the lock commits everything queued so far, its own and others', in one
+    ``save``: while one commit runs, the next callers queue behind it and go
+    together in the next one (group commit: one fsync for all of them). When that
+    shared commit is refused (one of them collided on a unique id, or the store
+    failed), each caller's aggregates are saved on their own, so every caller gets
+    its own outcome.
+    """
+
+    def __init__(self, save: Callable[..., list[Recording[UUID]]]) -> None:
+        self._save = save
+        self._commit_lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Commit] = []
+
+    def save(self, *aggregates: Any) -> list[Recording[UUID]]:
+        """Save ``aggregates`` (all or none), together with whatever else is waiting."""
+        mine = _Commit(aggregates)
+        with self._queue_lock:
+            self._queue.append(mine)
+        with self._commit_lock:
+            if not mine.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._commit(batch)
+        if mine.error is not None:
+            raise mine.error
+        return mine.recordings
+
+    def _commit(self, batch: list[_Commit]) -> None:
+        try:
+            if len(batch) > 1:
+                recordings = self._save(*(a for commit in batch for a in commit.aggregates))
+                for commit in batch:
+                    ids = {a.id for a in commit.aggregates}
+                    commit.recordings = [
+                        r for r in recordings if r.domain_event.originator_id in ids
+                    ]
+                    commit.done = True
+                return
+        except Exception:  # one caller's collision, or the store: see below
+            log.debug("a group commit of %d was refused; committing each alone", len(batch))
+        # Each caller its own commit, and its own outcome (its collision, the store's
+        # error): nobody is told "saved" for a commit that did not happen.
+        for commit in batch:
+            try:
+                commit.recordings = self._save(*commit.aggregates)
+            except BaseException as error:  # the caller it belongs to raises it
+                commit.error = error
+            commit.done = True
+
+
 def retry_on_conflict(attempt: Callable[[], T], attempts: int = CONFLICT_ATTEMPTS) -> T:
     """Run a load-decide-save attempt again when another writer got there first.
 
@@ -72,15 +139,20 @@ class Wakeup(RecordingEventReceiver[UUID]):
 class LedgerProcess(Snapshotting, ProcessApplication[UUID]):
     """A process application whose steps survive races with other writers.
 
-    Each step commits its new events and its tracking record together, one
-    notification at a time: the store refuses a tracking record that is not past
-    the last one, so a step taken twice (by two threads or two processes) is
-    refused whole. If the commit conflicts, either the step was already recorded
-    (a redelivery: skip it) or an aggregate moved under it (redo it on fresh state).
+    ``process_event`` takes one notification as one step: it commits the step's
+    new events and its tracking record together, and the store refuses a tracking
+    record that is not past the last one, so a step taken twice (by two threads or
+    two processes) is refused whole. If the commit conflicts, either the step was
+    already recorded (a redelivery: skip it) or an aggregate moved under it (redo
+    it on fresh state).
 
-    (Committing a page of steps with only its last tracking record was tried and
-    withdrawn: a second worker whose page overlapped the first's but ended later
-    was not refused, and took the overlapping steps again.)
+    ``pull_and_process`` takes a whole page as one step (batch, then fsync once):
+    every notification of the page is handled in memory, each aggregate loaded
+    once and changed by every event of the page that concerns it, and all the new
+    events are committed with one ``PageTracking`` record. The store records it
+    only if this follower's tracking still stands where the page began, so a
+    second worker whose page overlapped (however far it reached) is refused whole,
+    and takes the page again from where the first one stopped.
     """
 
     pull_section_size = 100
@@ -93,3 +165,53 @@ class LedgerProcess(Snapshotting, ProcessApplication[UUID]):
             super(LedgerProcess, self).process_event(domain_event, tracking)
 
         retry_on_conflict(attempt)
+
+    def pull_and_process(
+        self, leader_name: str, start: int | None = None, stop: int | None = None
+    ) -> None:
+        """Take every page the leader's log holds (up to ``stop``), one commit each."""
+        conflicts = 0
+        while True:
+            try:
+                if not self.process_page(leader_name, start, stop):
+                    return
+                conflicts = 0
+            except IntegrityError:
+                conflicts += 1  # rolled back whole: read the tracking again, redo the page
+                if conflicts >= CONFLICT_ATTEMPTS:
+                    raise
+            start = None  # every later page begins where the tracking stands
+
+    def process_page(self, leader_name: str, start: int | None, stop: int | None) -> int:
+        """Take the next page after ``start`` (default: this follower's tracking) as one
+        step; how many notifications it held (0: nothing to do)."""
+        with self.processing_lock:
+            after = self.recorder.max_tracking_id(leader_name) if start is None else start
+            after = after or 0
+            pages = self.pull_notifications(
+                leader_name, start=after, stop=stop, inclusive_of_start=False
+            )
+            notifications = next(iter(pages), [])
+            if not notifications:
+                return 0
+            jobs = self.convert_notifications(
+                leader_name, self.filter_received_notifications(notifications)
+            )
+            page = ProcessingEvent[UUID](
+                tracking=PageTracking(leader_name, notifications[-1].id, begins_after=after)
+            )
+            for domain_event, _ in jobs:
+                self.policy(domain_event, page)
+            recordings = self._record(page)
+        self._take_snapshots(page)
+        self.notify(page.events)
+        self._notify(recordings)
+        return len(notifications)
+
+    def load(self, aggregate_id: UUID, step: ProcessingEvent[UUID]) -> Any:
+        """The aggregate as this step has left it so far, else as it is stored: a page
+        that changes one wallet twice changes the same object twice."""
+        try:
+            return step.aggregates[aggregate_id]
+        except KeyError:
+            return self.repository.get(aggregate_id)

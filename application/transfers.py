@@ -12,9 +12,9 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import IntegrityError
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import EnvType, get_topic
 
-from application.base import SNAPSHOT_INTERVAL, LedgerProcess
+from application.base import SNAPSHOT_INTERVAL, GroupCommit, LedgerProcess
 from domain.errors import IdempotencyConflict, IllegalTransition, TransferNotFound
 from domain.money import Money
 from domain.transfer import Transfer
@@ -66,6 +66,10 @@ class Transfers(LedgerProcess):
         get_topic(Wallet.DebitReversed),
     )
 
+    def __init__(self, env: EnvType | None = None, *, snapshot_interval: int = SNAPSHOT_INTERVAL):
+        super().__init__(env, snapshot_interval=snapshot_interval)
+        self.initiations = GroupCommit(self.save)  # concurrent requests share a commit
+
     def initiate(self, request: TransferRequest) -> Initiation:
         """Accept a transfer; with a key, a second identical request replays the first."""
         transfer = Transfer.initiate(
@@ -79,12 +83,12 @@ class Transfers(LedgerProcess):
             wait_until=request.wait_until,
         )
         if request.idempotency_key is None:
-            self.save(transfer)
+            self.initiations.save(transfer)
             return Initiation(transfer, replayed=False)
         earlier = self.initiated(transfer.id)
         if earlier is None:
             try:
-                self.save(transfer)
+                self.initiations.save(transfer)
                 return Initiation(transfer, replayed=False)
             except IntegrityError:
                 earlier = self.initiated(transfer.id)  # a concurrent twin won
@@ -153,7 +157,10 @@ class Transfers(LedgerProcess):
         self._advance(event.transfer_id, step, lambda t: t.mark_refunded())
 
     def _advance(self, transfer_id: UUID, step: ProcessingEvent[UUID], move: Any) -> None:
-        transfer = self.get_transfer(transfer_id)
+        try:
+            transfer: Transfer = self.load(transfer_id, step)
+        except AggregateNotFoundError:
+            raise TransferNotFound(f"no transfer {transfer_id}") from None
         try:
             move(transfer)
         except IllegalTransition:

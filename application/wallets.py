@@ -153,7 +153,7 @@ class Wallets(LedgerProcess):
 
     @policy.register
     def _debit(self, event: Transfer.Initiated, step: ProcessingEvent[UUID]) -> None:
-        sender: Wallet = self.repository.get(event.sender_wallet_id)
+        sender: Wallet = self.load(event.sender_wallet_id, step)
         amount = Money(event.amount, event.currency)
         day = day_of(event.timestamp)
         try:
@@ -166,7 +166,7 @@ class Wallets(LedgerProcess):
 
     @policy.register
     def _credit(self, event: Transfer.Debited, step: ProcessingEvent[UUID]) -> None:
-        receiver: Wallet = self.repository.get(event.receiver_wallet_id)
+        receiver: Wallet = self.load(event.receiver_wallet_id, step)
         injected = self.faults.failure_for(event.originator_id)
         try:
             if injected:
@@ -180,7 +180,7 @@ class Wallets(LedgerProcess):
 
     @policy.register
     def _refund(self, event: Transfer.RefundRequested, step: ProcessingEvent[UUID]) -> None:
-        sender: Wallet = self.repository.get(event.sender_wallet_id)
+        sender: Wallet = self.load(event.sender_wallet_id, step)
         amount = Money(event.amount, event.currency)
         sender.reverse_debit(event.originator_id, amount, event.day)
         step.collect_events(sender)

@@ -24,7 +24,6 @@ or capped wallets included), so there is no failed refund to report.
 from __future__ import annotations
 
 import json
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -34,7 +33,6 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.dispatch import singledispatchmethod
-from eventsourcing.persistence import Recording, Tracking
 from eventsourcing.utils import EnvType, get_topic
 
 from application.base import SNAPSHOT_INTERVAL, LedgerProcess, retry_on_conflict
@@ -44,8 +42,6 @@ from domain.webhook import Delivery, Webhook, WebhookBook, WebhookEvent
 
 DEFAULT_ATTEMPTS = 5
 DEFAULT_DISABLE_AFTER = 10  # failed attempts in a row: two dead-lettered deliveries' worth
-TRACK_EVERY = 100  # steps that schedule nothing, at most, between two tracking records
-TRACK_AFTER = 1.0  # seconds, at most, before a waiting tracking record is written
 REMEMBERED_TRANSFERS = 100_000  # unfinished transfers whose parties are kept in memory
 BOOK_OPENED = f"{get_topic(WebhookBook)}.Opened"
 
@@ -151,9 +147,6 @@ class Webhooks(LedgerProcess):
         self._subscribers: set[UUID] = set()
         self._subscribers_read_up_to = 0
         self._parties: OrderedDict[UUID, tuple[UUID, UUID]] = OrderedDict()
-        self._untracked: Tracking | None = None  # the last step whose record waits
-        self._untracked_steps = 0
-        self._tracked_at = time.monotonic()
 
     # Subscriptions -----------------------------------------------------------------
 
@@ -293,42 +286,11 @@ class Webhooks(LedgerProcess):
     def pull_and_process(
         self, leader_name: str, start: int | None = None, stop: int | None = None
     ) -> None:
-        """Process what the leader's log holds, knowing first who has subscribed."""
+        """Process what the leader's log holds, knowing first who has subscribed. Each
+        page is one commit, whether it scheduled deliveries or only moved the tracking:
+        most transfer events concern nobody with a webhook."""
         self._read_subscribers()
-        if self._untracked is not None and self._tracking_due():
-            super()._record(ProcessingEvent(tracking=self._untracked))
-            self._tracked()
-        if start is None:
-            start = self.recorder.max_tracking_id(leader_name)
-            if self._untracked is not None:
-                start = max(start or 0, self._untracked.notification_id)
         super().pull_and_process(leader_name, start, stop)
-
-    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
-        """Commit a step, except one that scheduled nothing: its tracking record waits
-        for the next step that schedules something, or for ``TRACK_EVERY`` such steps,
-        or ``TRACK_AFTER`` seconds. Most transfer events concern nobody with a webhook,
-        and this spares each of them a commit. A crash forgets at most that much
-        progress; taking those steps again schedules nothing again, unless someone
-        subscribed in between, who is then told of those (slightly older) events."""
-        tracking = processing_event.tracking
-        if tracking is not None and not processing_event.events and not self._tracking_due():
-            self._untracked = tracking
-            self._untracked_steps += 1
-            return []
-        recordings = super()._record(processing_event)
-        if tracking is not None:
-            self._tracked()
-        return recordings
-
-    def _tracking_due(self) -> bool:
-        return (
-            self._untracked_steps >= TRACK_EVERY
-            or time.monotonic() - self._tracked_at >= TRACK_AFTER
-        )
-
-    def _tracked(self) -> None:
-        self._untracked, self._untracked_steps, self._tracked_at = None, 0, time.monotonic()
 
     def _read_subscribers(self) -> None:
         """Note the users who have opened a webhook book since the last look. Books are

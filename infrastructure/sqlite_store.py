@@ -8,8 +8,13 @@ commit survives power loss, not only a process crash.
 
 from __future__ import annotations
 
+from typing import Any
+
 from eventsourcing import sqlite
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.utils import Environment, EnvType
+
+from application.tracking import PageTracking
 
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 DEFAULT_SYNCHRONOUS = "FULL"
@@ -27,10 +32,42 @@ class DurableSQLiteConnectionPool(sqlite.SQLiteConnectionPool):
         return connection
 
 
+class PageTrackingSQLiteRecorder(sqlite.SQLiteProcessRecorder):
+    """Records a page's tracking only where the page began (compare and swap)."""
+
+    page_tracking_statement = (
+        "INSERT INTO tracking VALUES (:application_name, :notification_id) "
+        "ON CONFLICT (application_name) DO UPDATE "
+        "SET notification_id = :notification_id "
+        "WHERE tracking.notification_id = :begins_after "
+        "RETURNING notification_id"
+    )
+
+    def _insert_tracking(self, c: Any, tracking: Tracking) -> None:
+        if not isinstance(tracking, PageTracking):
+            super()._insert_tracking(c, tracking)
+            return
+        if not self.datastore.single_row_tracking:
+            raise IntegrityError("pages of steps need the single-row tracking table")
+        c.execute(
+            self.page_tracking_statement,
+            {
+                "application_name": tracking.application_name,
+                "notification_id": tracking.notification_id,
+                "begins_after": tracking.begins_after,
+            },
+        )
+        if c.fetchone() is None:
+            raise IntegrityError(
+                f"tracking of {tracking.application_name} moved past {tracking.begins_after}"
+            )
+
+
 class Factory(sqlite.SQLiteFactory):  # the one factory class the library looks for
     """The SQLite factory, with the durability level as a setting."""
 
     SQLITE_SYNCHRONOUS = "SQLITE_SYNCHRONOUS"
+    process_recorder_class = PageTrackingSQLiteRecorder
 
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)

@@ -48,7 +48,7 @@ def env_for(settings: Settings) -> EnvFor:
                 "POSTGRES_MAX_OVERFLOW": "14",
             }
         else:
-            env["PERSISTENCE_MODULE"] = "eventsourcing.popo"
+            env["PERSISTENCE_MODULE"] = "infrastructure.memory_store"
         return env
 
     return build

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from fractions import Fraction
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from application.audit import events_of
 from application.policy import CreditFaults, Limits
 from application.saga import Ledger
-from application.webhooks import TRACK_EVERY, AttemptOutcome, WebhookRules
+from application.webhooks import AttemptOutcome, WebhookRules
 from domain.errors import (
     DeliveryNotFound,
     DeliveryPending,
@@ -283,8 +284,8 @@ def test_a_restarted_scheduler_finds_the_parties_of_transfers_under_way(
         first.close()
 
 
-def test_steps_that_schedule_nothing_are_tracked_in_batches_and_safely_redone(
-    persistent_settings: Settings,
+def test_steps_that_schedule_nothing_are_tracked_in_pages_and_safely_redone(
+    persistent_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     generous = Limits(daily_count=1000)
     first = Ledger.build(env_for(persistent_settings), limits=generous)
@@ -295,12 +296,20 @@ def test_steps_that_schedule_nothing_are_tracked_in_batches_and_safely_redone(
         payflow.send(asha, Money.parse("1.00"), receiver_id=ravi)
     first.drain()
     last = first.transfers.recorder.max_notification_id()
-    first.webhooks.pull_and_process(first.transfers.name)
-    tracked = first.webhooks.recorder.max_tracking_id(first.transfers.name)
-    assert tracked is not None
-    assert TRACK_EVERY <= tracked < last  # the rest waits
+    commits: list[int] = []
+    real_insert = first.webhooks.recorder.insert_events
 
-    second = Ledger.build(env_for(persistent_settings), limits=generous)  # after a crash
+    def counted(stored_events: Any, **kwargs: Any) -> Any:
+        commits.append(kwargs["tracking"].notification_id)
+        return real_insert(stored_events, **kwargs)
+
+    monkeypatch.setattr(first.webhooks.recorder, "insert_events", counted)
+    first.webhooks.pull_and_process(first.transfers.name)
+    assert first.webhooks.recorder.max_tracking_id(first.transfers.name) == last
+    assert len(commits) == 2  # a page of 100 steps, then the 60 left: one commit each
+    assert scheduled(first) == []
+
+    second = Ledger.build(env_for(persistent_settings), limits=generous)  # another process
     try:
         second.webhooks.pull_and_process(second.transfers.name)
         assert scheduled(second) == []  # the redone steps owed nobody anything

@@ -1,0 +1,129 @@
+"""A page of saga steps is recorded only where it began, on every store.
+
+The saga takes a whole page of its leader's log as one commit. Two workers whose
+pages overlap must not both commit, however far each page reaches: the store
+records a page's tracking only if the follower's tracking still stands where the
+page was read from (compare and swap), and otherwise refuses it with its events.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from application.policy import Limits
+from application.saga import Ledger
+from application.tracking import PageTracking
+from domain.money import Money
+from domain.transfer import TransferStatus
+from domain.wallet import Wallet
+from infrastructure.settings import Settings
+from infrastructure.stores import env_for
+from tests.support.saga import checked_audit, payflow_on
+
+GUARD = 60
+
+
+def stored(ledger: Ledger, aggregate: Any) -> Any:
+    return ledger.wallets.mapper.to_stored_event(aggregate.collect_events()[0])
+
+
+def test_a_page_is_recorded_only_where_it_began(ledger: Ledger) -> None:
+    recorder = ledger.wallets.recorder
+    first = Wallet.open_settlement("INR")
+    recorder.insert_events([stored(ledger, first)], tracking=PageTracking("Log", 10, 0))
+    assert recorder.max_tracking_id("Log") == 10
+
+    # A page read from 0 again (it overlapped the first) is refused with its events,
+    # even though it reaches further than the first.
+    second = Wallet.open_settlement("USD")
+    second_event = stored(ledger, second)
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([second_event], tracking=PageTracking("Log", 20, 0))
+    assert recorder.max_tracking_id("Log") == 10
+    assert second.id not in ledger.wallets.repository
+
+    # A page read from where the first ended is recorded.
+    recorder.insert_events([second_event], tracking=PageTracking("Log", 20, 10))
+    assert recorder.max_tracking_id("Log") == 20
+    assert second.id in ledger.wallets.repository
+
+
+def test_a_plain_tracking_record_still_only_moves_forward(ledger: Ledger) -> None:
+    recorder = ledger.wallets.recorder
+    recorder.insert_events([], tracking=Tracking("Log", 5))
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([], tracking=Tracking("Log", 5))
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([], tracking=PageTracking("Log", 9, 4))
+    recorder.insert_events([], tracking=PageTracking("Log", 9, 5))
+    assert recorder.max_tracking_id("Log") == 9
+
+
+def test_a_page_takes_many_steps_of_one_wallet_in_one_commit(ledger: Ledger) -> None:
+    payflow = payflow_on(ledger)
+    asha = payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
+    ravi = payflow.register("Ravi Shah", "ravi@example.com", "Passw0rd1").user.id
+    payflow.deposit(asha, Money.parse("30"))
+    sent = [payflow.send(asha, Money.parse("7"), receiver_id=ravi) for _ in range(5)]
+    commits: list[int] = []
+    real_insert = ledger.wallets.recorder.insert_events
+
+    def counted(stored_events: Any, **kwargs: Any) -> Any:
+        commits.append(len(stored_events))
+        return real_insert(stored_events, **kwargs)
+
+    ledger.wallets.recorder.insert_events = counted  # type: ignore[method-assign]
+    ledger.wallets.pull_and_process(ledger.transfers.name)
+
+    # Five debits of one wallet in one commit: four fit in its 30, the fifth is declined.
+    assert commits == [5]
+    ledger.drain()
+    statuses = [ledger.transfers.get_transfer(s.transfer.id).status for s in sent]
+    assert statuses == [TransferStatus.COMPLETED] * 4 + [TransferStatus.FAILED]
+    wallet = payflow.wallet_of(asha)
+    assert wallet.balance == Money.parse("2")
+    assert checked_audit(ledger).violations == []
+
+
+def test_two_processes_taking_pages_of_one_log_take_each_step_once(
+    persistent_settings: Settings,
+) -> None:
+    generous = Limits(daily_count=1000)
+    ledgers = [Ledger.build(env_for(persistent_settings), limits=generous) for _ in range(2)]
+    try:
+        payflow = payflow_on(ledgers[0])
+        asha = payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
+        ravi = payflow.register("Ravi Shah", "ravi@example.com", "Passw0rd1").user.id
+        payflow.deposit(asha, Money.parse("500"))
+        sent = [payflow.send(asha, Money.parse("1"), receiver_id=ravi) for _ in range(250)]
+        start = threading.Barrier(2, timeout=GUARD)
+        errors: list[BaseException] = []
+
+        def drain(ledger: Ledger) -> None:
+            try:
+                start.wait()
+                ledger.drain()
+            except BaseException as error:  # reported below
+                errors.append(error)
+
+        workers = [threading.Thread(target=drain, args=(ledger,)) for ledger in ledgers]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(GUARD)
+            assert not worker.is_alive(), "a saga drain did not finish"
+        assert errors == []
+        ledgers[0].drain()
+        report = checked_audit(ledgers[0])
+        assert report.violations == []
+        done = {ledgers[0].transfers.get_transfer(s.transfer.id).status for s in sent}
+        assert done == {TransferStatus.COMPLETED}
+        assert payflow.wallet_of(asha).balance == Money.parse("250")
+        assert payflow.wallet_of(ravi).balance == Money.parse("250")
+    finally:
+        for ledger in ledgers:
+            ledger.close()

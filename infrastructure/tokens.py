@@ -4,12 +4,19 @@ An access token says ``type: access`` and a refresh token ``type: refresh``;
 neither is accepted in the other's place. Every refresh token carries a family
 id (``fam``); whether a family and its ``jti`` are still valid is the event
 store's business (see ``application/sessions.py``), not this module's.
+
+An access token that verified once is remembered (the most recent
+``VERIFIED_CACHE_SIZE``) until its expiry, so a client's next requests cost a
+dictionary lookup instead of an HMAC and a JSON parse: only exactly the same
+token string is accepted from memory, and never after its ``exp``.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +28,7 @@ ACCESS = "access"
 REFRESH = "refresh"
 ALGORITHM = "HS256"
 ISSUER = "payflow"
+VERIFIED_CACHE_SIZE = 10_000
 
 
 class TokenError(Exception):
@@ -63,6 +71,8 @@ class TokenService:
         self._access_ttl = access_ttl
         self._refresh_ttl = refresh_ttl
         self._clock = clock
+        self._verified: OrderedDict[str, tuple[Claims, float]] = OrderedDict()
+        self._verified_lock = threading.Lock()
 
     def issue_pair(
         self, user_id: UUID, family: str | None = None, jti: str | None = None
@@ -76,6 +86,10 @@ class TokenService:
         )
 
     def check(self, token: str, expected_type: str) -> Claims:
+        if expected_type == ACCESS:
+            remembered = self._remembered(token)
+            if remembered is not None:
+                return remembered
         try:
             payload = jwt.decode(
                 token,
@@ -95,7 +109,28 @@ class TokenService:
             user_id = UUID(payload["sub"])
         except (ValueError, TypeError):
             raise InvalidToken("token subject is not a user") from None
-        return Claims(user_id, payload["type"], payload["jti"], payload.get("fam"))
+        claims = Claims(user_id, payload["type"], payload["jti"], payload.get("fam"))
+        if expected_type == ACCESS:
+            self._remember(token, claims, float(payload["exp"]))
+        return claims
+
+    def _remembered(self, token: str) -> Claims | None:
+        """The claims of an access token verified before; ExpiredToken past its expiry."""
+        with self._verified_lock:
+            found = self._verified.get(token)
+            if found is None:
+                return None
+            claims, expires = found
+            if time.time() < expires:
+                return claims
+            del self._verified[token]
+        raise ExpiredToken("token has expired")
+
+    def _remember(self, token: str, claims: Claims, expires: float) -> None:
+        with self._verified_lock:
+            self._verified[token] = (claims, expires)
+            while len(self._verified) > VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
 
     def _encode(
         self, user_id: UUID, token_type: str, ttl: int, jti: str | None = None, **extra: Any

@@ -25,7 +25,7 @@ routes = web.RouteTableDef()
 
 @routes.post("/auth/register")
 async def register(request: web.Request) -> web.Response:
-    body = load(RegisterSchema(), await read_json(request))
+    body = load(RegisterSchema, await read_json(request))
     payflow = container(request).payflow
     password_hash = await hashing(request, payflow.hasher.hash, body["password"])
     registration = await blocking(
@@ -43,7 +43,7 @@ async def register(request: web.Request) -> web.Response:
 
 @routes.post("/auth/login")
 async def login(request: web.Request) -> web.Response:
-    body = load(LoginSchema(), await read_json(request))
+    body = load(LoginSchema, await read_json(request))
     payflow = container(request).payflow
     sign_in = await blocking(request, payflow.sign_in_for, body["email"])
     verified = await hashing(
@@ -85,7 +85,7 @@ async def _sign_in(request: web.Request, user_id: UUID) -> TokenPair:
 
 async def _presented(request: web.Request) -> tuple[Claims, UUID]:
     """The claims of the body's refresh token, and the id of its family."""
-    body = load(RefreshSchema(), await read_json(request))
+    body = load(RefreshSchema, await read_json(request))
     claims = container(request).tokens.check(body["refresh_token"], REFRESH)
     try:
         return claims, UUID(claims.family or "")

@@ -49,7 +49,7 @@ REPLAYED_HEADER = "X-Idempotent-Replayed"
 @routes.post("/wallets/me/deposit")
 async def deposit(request: web.Request) -> web.Response:
     user_id = caller(request)
-    body = load(DepositSchema(), await read_json(request))
+    body = load(DepositSchema, await read_json(request))
     key = _idempotency_key(request, body["idempotency_key"])
     amount = Money.parse(body["amount"], body["currency"])
     asked = fingerprint({"amount": amount.minor, "currency": amount.currency})
@@ -77,7 +77,7 @@ async def create_transaction(request: web.Request) -> web.Response:
     user_id = caller(request)
     key = _idempotency_key(request, None)
     wait = preferred_wait(request.headers.get("Prefer"))
-    body = load(TransferSchema(), await read_json(request))
+    body = load(TransferSchema, await read_json(request))
     order, asked = _transfer_order(user_id, key, wait, body)
     cached = await _cached(request, user_id, cache.TRANSFER, key, asked)
     if cached is not None:  # the first answer as it was sent

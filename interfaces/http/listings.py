@@ -34,7 +34,7 @@ routes = web.RouteTableDef()
 @routes.get("/transactions")
 async def list_transactions(request: web.Request) -> web.Response:
     user_id = caller(request)
-    query = load(TransactionQuerySchema(), dict(request.query))
+    query = load(TransactionQuerySchema, dict(request.query))
     wanted = queries.TransferFilter(
         user_id=user_id,
         status=TransferStatus(query["status"]) if "status" in query else None,
@@ -68,7 +68,7 @@ async def list_transactions(request: web.Request) -> web.Response:
 @routes.get("/wallets/me/history")
 async def my_history(request: web.Request) -> web.Response:
     user_id = caller(request)
-    query = load(HistoryQuerySchema(), dict(request.query))
+    query = load(HistoryQuerySchema, dict(request.query))
     wallet = await blocking(request, container(request).payflow.wallet_of, user_id)
     headers = await caught_up(request)
     store = container(request).projector.store
@@ -87,7 +87,7 @@ async def my_history(request: web.Request) -> web.Response:
 async def my_balance(request: web.Request) -> web.Response:
     """Your balance now, or at ``asOf`` (rebuilt from the wallet's own events)."""
     user_id = caller(request)
-    query = load(BalanceQuerySchema(), dict(request.query))
+    query = load(BalanceQuerySchema, dict(request.query))
     payflow = container(request).payflow
     wallet = await blocking(request, payflow.wallet_of, user_id)
     moment = query.get("as_of")
@@ -108,7 +108,7 @@ async def my_balance(request: web.Request) -> web.Response:
 @routes.get("/wallets/{id}/balance")
 async def wallet_balance(request: web.Request) -> web.Response:
     user_id = caller(request)
-    load(ReadQuerySchema(), dict(request.query))
+    load(ReadQuerySchema, dict(request.query))
     try:
         wallet_id = parse_id(WALLET, request.match_info["id"])
     except MalformedId:

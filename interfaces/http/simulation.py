@@ -56,7 +56,7 @@ async def simulation(request: web.Request) -> web.Response:
 @routes.post("/ledger/simulation")
 async def configure_simulation(request: web.Request) -> web.Response:
     faults = _faults(request)
-    body = load(SimulationSchema(), await read_json(request))
+    body = load(SimulationSchema, await read_json(request))
     try:
         ids = {parse_id(TRANSACTION, t) for t in body.get("fail_transaction_ids", [])} or None
     except MalformedId as error:

@@ -45,7 +45,7 @@ def new_secret() -> str:
 @routes.post("/webhooks")
 async def subscribe(request: web.Request) -> web.Response:
     user_id = caller(request)
-    body = load(WebhookSchema(), await read_json(request))
+    body = load(WebhookSchema, await read_json(request))
     url = _checked(request, body["url"])
     secret = body.get("secret") or new_secret()
     webhook = await blocking(
@@ -74,7 +74,7 @@ async def change_webhook(request: web.Request) -> web.Response:
     """Change the URL or events; ``isActive: true`` enables it again, its failures forgiven."""
     user_id = caller(request)
     webhook_id = _webhook_id(request)
-    body = load(WebhookChangeSchema(), await read_json(request))
+    body = load(WebhookChangeSchema, await read_json(request))
     url = _checked(request, body["url"]) if "url" in body else None
     webhook = await blocking(
         request,
@@ -100,7 +100,7 @@ async def delete_webhook(request: web.Request) -> web.Response:
 async def delivery_logs(request: web.Request) -> web.Response:
     """The endpoint's deliveries, newest first, each with its attempts."""
     user_id = caller(request)
-    query = load(DeliveryLogQuerySchema(), dict(request.query))
+    query = load(DeliveryLogQuerySchema, dict(request.query))
     webhook_id = _webhook_id(request)
     await blocking(request, _webhooks(request).webhook_for, user_id, webhook_id)
     headers = await caught_up(request)

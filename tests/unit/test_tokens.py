@@ -198,3 +198,54 @@ def test_both_refusals_are_token_errors() -> None:
     assert issubclass(InvalidToken, TokenError)
     assert issubclass(ExpiredToken, TokenError)
     assert not issubclass(ExpiredToken, InvalidToken)
+
+
+# Remembered access tokens ------------------------------------------------------------
+
+
+def test_an_access_token_verified_once_is_accepted_again_without_decoding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tokens = service()
+    token = tokens.issue_pair(USER).access_token
+    assert tokens.check(token, ACCESS).user_id == USER
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(jwt, "decode", refuse)
+    assert tokens.check(token, ACCESS).user_id == USER
+
+
+def test_a_remembered_access_token_is_refused_once_it_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tokens = service()
+    token = tokens.issue_pair(USER).access_token
+    tokens.check(token, ACCESS)
+    expiry = payload_of(token)["exp"]
+    monkeypatch.setattr(time, "time", lambda: expiry + 0.5)
+    with pytest.raises(ExpiredToken):
+        tokens.check(token, ACCESS)
+
+
+def test_a_changed_copy_of_a_remembered_token_is_still_refused() -> None:
+    tokens = service()
+    token = tokens.issue_pair(USER).access_token
+    tokens.check(token, ACCESS)
+    header, payload, signature = token.split(".")
+    forged = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    forged["sub"] = str(uuid4())
+    with pytest.raises(InvalidToken):
+        tokens.check(f"{header}.{b64(json.dumps(forged).encode())}.{signature}", ACCESS)
+    with pytest.raises(InvalidToken):
+        tokens.check(token, REFRESH)  # remembered as access, still not a refresh token
+
+
+def test_refresh_tokens_are_never_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens = service()
+    token = tokens.issue_pair(USER).refresh_token
+    tokens.check(token, REFRESH)
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: (_ for _ in ()).throw(jwt.PyJWTError()))
+    with pytest.raises(InvalidToken):
+        tokens.check(token, REFRESH)

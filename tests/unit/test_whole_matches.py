@@ -33,6 +33,6 @@ def test_keys_and_currencies_with_a_final_newline_are_refused(
 
 def test_a_body_idempotency_key_with_a_final_newline_is_a_validation_error() -> None:
     with pytest.raises(ApiError) as refused:
-        load(DepositSchema(), {"amount": 1, "idempotencyKey": "rent\n"})
+        load(DepositSchema, {"amount": 1, "idempotencyKey": "rent\n"})
     assert refused.value.details is not None
     assert "idempotencyKey" in refused.value.details

@@ -14,8 +14,6 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Recording, Tracking
 from eventsourcing.system import (
     ProcessApplication,
-    RecordingEvent,
-    RecordingEventReceiver,
 )
 from eventsourcing.utils import EnvType
 
@@ -124,16 +122,6 @@ def retry_on_conflict(attempt: Callable[[], T], attempts: int = CONFLICT_ATTEMPT
         except IntegrityError:
             continue
     return attempt()
-
-
-class Wakeup(RecordingEventReceiver[UUID]):
-    """Calls back whenever its leader commits new events in this process."""
-
-    def __init__(self, callback: Callable[[], None]) -> None:
-        self.callback = callback
-
-    def receive_recording_event(self, new_recording_event: RecordingEvent[UUID]) -> None:
-        self.callback()
 
 
 class LedgerProcess(Snapshotting, ProcessApplication[UUID]):

@@ -1,27 +1,24 @@
-"""The ledger as a running system: the applications, wired, and the saga's workers.
+"""The ledger as a system: the applications, wired to follow each other.
 
-``Wallets`` follows ``Transfers`` and ``Transfers`` follows ``Wallets``. In one
-process a commit wakes the follower at once; polling at ``poll_interval`` is
-only the safety net (for commits made by other processes, or a lost wake-up).
+``Wallets`` follows ``Transfers`` and ``Transfers`` follows ``Wallets``; Webhooks
+follows Transfers. The threads that keep them moving are follower loops
+(``infrastructure/followers.py``); ``drain`` takes every pending step in the
+calling thread instead.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from uuid import UUID
 
 from application.accounts import Accounts
-from application.base import SNAPSHOT_INTERVAL, LedgerProcess, Wakeup
+from application.base import SNAPSHOT_INTERVAL, LedgerProcess
 from application.policy import CreditFaults, Limits
 from application.transfers import Transfers
 from application.wallets import Wallets
 from application.webhooks import WebhookRules, Webhooks
 from domain.transfer import Transfer
-
-log = logging.getLogger(__name__)
 
 EnvFor = Callable[[str], Mapping[str, str]]
 
@@ -98,60 +95,3 @@ class Ledger:
     def close(self) -> None:
         for app in (self.accounts, self.wallets, self.transfers, self.webhooks):
             app.close()
-
-
-@dataclass
-class SagaRunner:
-    """Threads that keep the saga moving until stopped."""
-
-    ledger: Ledger
-    poll_interval: float = 1.0
-    pairs: list[tuple[LedgerProcess, LedgerProcess]] | None = None  # default: the saga's
-    gather: float = 0.0  # seconds to let commits gather after a wake-up, to take them in one pull
-    _stopping: threading.Event = field(default_factory=threading.Event)
-    _threads: list[threading.Thread] = field(default_factory=list)
-    _wakes: list[threading.Event] = field(default_factory=list)
-
-    @property
-    def followers(self) -> list[tuple[LedgerProcess, LedgerProcess]]:
-        return self.ledger.followers if self.pairs is None else self.pairs
-
-    def start(self) -> None:
-        for follower, leader in self.followers:
-            wake = threading.Event()
-            self._wakes.append(wake)
-            leader.lead(Wakeup(wake.set))
-            thread = threading.Thread(
-                target=self._follow,
-                args=(follower, leader, wake),
-                name=f"saga-{follower.name.lower()}",
-                daemon=True,
-            )
-            self._threads.append(thread)
-            thread.start()
-
-    def wake(self, leader_name: str) -> None:
-        """Another process committed to ``leader_name``'s log: look now, not at the next poll."""
-        for (_, leader), wake in zip(self.followers, self._wakes, strict=False):
-            if leader.name == leader_name:
-                wake.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Let each worker finish the step it is in, then return."""
-        self._stopping.set()
-        for wake in self._wakes:
-            wake.set()
-        for thread in self._threads:
-            thread.join(timeout)
-
-    def _follow(
-        self, follower: LedgerProcess, leader: LedgerProcess, wake: threading.Event
-    ) -> None:
-        while not self._stopping.is_set():
-            try:
-                follower.pull_and_process(leader.name)
-            except Exception:
-                log.exception("saga step failed in %s; will retry", follower.name)
-            if wake.wait(self.poll_interval) and self.gather:
-                self._stopping.wait(self.gather)
-            wake.clear()

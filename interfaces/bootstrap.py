@@ -13,11 +13,12 @@ from eventsourcing.persistence import OperationalError, ProgrammingError
 from redis.asyncio import Redis
 
 from application.policy import CreditFaults
-from application.saga import Ledger, SagaRunner
+from application.saga import Ledger
 from application.service import PayFlow
 from application.webhooks import WebhookRules
 from infrastructure.bulkhead import Bulkhead
 from infrastructure.fault_settings import PostgresFaultSettings
+from infrastructure.followers import SagaRunner
 from infrastructure.hints import HintOnCommit, RedisHints
 from infrastructure.passwords import Argon2Hasher
 from infrastructure.ratelimit import InMemoryRateLimiter, RateLimiter

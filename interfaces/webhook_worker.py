@@ -13,9 +13,9 @@ from concurrent.futures import Executor
 
 from prometheus_client import CollectorRegistry, Counter
 
-from application.base import Wakeup
-from application.saga import Ledger, SagaRunner
+from application.saga import Ledger
 from domain.webhook import Delivery
+from infrastructure.followers import SagaRunner, Wakeup
 from infrastructure.settings import WebhookSettings
 from infrastructure.webhooks import WebhookSender
 from interfaces.webhook_dispatcher import Dispatcher

@@ -10,29 +10,19 @@ have got, so nobody has to ask the store, or hold a thread, to wait for them.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Notification, Tracking
-from eventsourcing.system import RecordingEvent, RecordingEventReceiver
 
+from infrastructure.followers import FollowerLoop, Wakeup
 from projections.projector import writes_for
 from projections.store import ProjectionOvertaken, ReadStore, Write
 
 log = logging.getLogger(__name__)
 PAGE = 200
 Progress = Callable[[str, int], None]  # (log name, position projected up to)
-
-
-class _Wakeup(RecordingEventReceiver[UUID]):
-    def __init__(self, event: threading.Event) -> None:
-        self.event = event
-
-    def receive_recording_event(self, new_recording_event: RecordingEvent[UUID]) -> None:
-        self.event.set()
 
 
 class Projector:
@@ -43,9 +33,7 @@ class Projector:
         self.leaders = list(leaders)
         self.page_size = PAGE
         self._listeners: list[Progress] = []
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop: FollowerLoop | None = None
 
     def position(self, leader_name: str) -> int:
         return self.store.max_tracking_id(leader_name) or 0
@@ -113,29 +101,17 @@ class Projector:
         return {leader.name: leader.recorder.max_notification_id() or 0 for leader in self.leaders}
 
     def start(self, poll_interval: float = 1.0) -> None:
+        self._loop = FollowerLoop("projector", self.catch_up, poll_interval)
         for leader in self.leaders:
             if hasattr(leader, "lead"):
-                leader.lead(_Wakeup(self._wake))
-        self._thread = threading.Thread(
-            target=self._run, args=(poll_interval,), name="projector", daemon=True
-        )
-        self._thread.start()
+                leader.lead(Wakeup(self._loop.wake))
+        self._loop.start()
 
     def wake(self) -> None:
         """Another process committed: look now, not at the next poll."""
-        self._wake.set()
+        if self._loop is not None:
+            self._loop.wake()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self, poll_interval: float) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.catch_up()
-            except Exception:
-                log.exception("projection failed; will retry")
-            self._wake.wait(poll_interval)
-            self._wake.clear()
+        if self._loop is not None:
+            self._loop.stop(timeout)

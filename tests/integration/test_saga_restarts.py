@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import Tracking
 
-from application.saga import Ledger, SagaRunner
+from application.saga import Ledger
 from domain.money import Money
 from domain.transfer import TransferStatus
+from infrastructure.followers import SagaRunner
 from infrastructure.settings import Settings
 from infrastructure.stores import env_for
 from tests.support.saga import checked_audit, payflow_on, step_once

@@ -96,7 +96,7 @@ def audit(
             report.statuses[event.originator_id] = TransferStatus.INITIATED
         if isinstance(event, Transfer.RefundRequested):
             report.refunded.add(event.originator_id)
-        status = _STATUS_AFTER.get(type(event))
+        status = STATUS_AFTER.get(type(event))
         if status is not None:
             report.statuses[event.originator_id] = status
     _check_transfers(report, settled)
@@ -146,7 +146,7 @@ def compare_snapshots(report: AuditReport, wallets: Application[UUID]) -> list[s
     return differences
 
 
-_STATUS_AFTER: dict[type[Any], TransferStatus] = {
+STATUS_AFTER: dict[type[Any], TransferStatus] = {
     Transfer.Debited: TransferStatus.DEBITED,
     Transfer.Credited: TransferStatus.CREDITED,
     Transfer.Completed: TransferStatus.COMPLETED,
@@ -185,18 +185,21 @@ def _apply_wallet_event(
     # above), and at the end each deposit's legs and each finished transfer balance.
 
 
+# What each wallet event moves: (signed amount, saga step or None for a deposit leg).
+MOVEMENTS: dict[type[Any], Callable[[Any], tuple[int, str | None]]] = {
+    Wallet.Deposited: lambda e: (e.amount, None),
+    Wallet.DepositFunded: lambda e: (-e.amount, None),
+    Wallet.Debited: lambda e: (-e.amount, DEBIT),
+    Wallet.Credited: lambda e: (e.amount, CREDIT),
+    Wallet.DebitReversed: lambda e: (e.amount, REVERSAL),
+}
+
+
 def _movement(event: Any) -> tuple[int, str | None]:
-    if isinstance(event, Wallet.Deposited):
-        return event.amount, None
-    if isinstance(event, Wallet.DepositFunded):
-        return -event.amount, None
-    if isinstance(event, Wallet.Debited):
-        return -event.amount, DEBIT
-    if isinstance(event, Wallet.Credited):
-        return event.amount, CREDIT
-    if isinstance(event, Wallet.DebitReversed):
-        return event.amount, REVERSAL
-    return 0, None
+    """What the event moves; nothing for the events the audit knowingly ignores
+    (``AUDIT_MOVEMENTS.ignores``: declines, freezes, deposit records)."""
+    move = MOVEMENTS.get(type(event))
+    return (0, None) if move is None else move(event)
 
 
 def _check_transfers(report: AuditReport, settled: bool) -> None:

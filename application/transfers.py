@@ -12,9 +12,10 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import IntegrityError
-from eventsourcing.utils import EnvType, get_topic
+from eventsourcing.utils import EnvType
 
 from application.base import SNAPSHOT_INTERVAL, GroupCommit, LedgerProcess
+from application.events import TRANSFER_STEPS
 from domain.errors import IdempotencyConflict, IllegalTransition, TransferNotFound
 from domain.money import Money
 from domain.transfer import Transfer
@@ -58,13 +59,7 @@ class Transfers(LedgerProcess):
 
     name = "Transfers"
     snapshotting_intervals = {Transfer: SNAPSHOT_INTERVAL}
-    topics = (
-        get_topic(Wallet.Debited),
-        get_topic(Wallet.DebitDeclined),
-        get_topic(Wallet.Credited),
-        get_topic(Wallet.CreditDeclined),
-        get_topic(Wallet.DebitReversed),
-    )
+    topics = TRANSFER_STEPS.topics
 
     def __init__(self, env: EnvType | None = None, *, snapshot_interval: int = SNAPSHOT_INTERVAL):
         super().__init__(env, snapshot_interval=snapshot_interval)

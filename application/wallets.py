@@ -12,9 +12,10 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import IntegrityError
-from eventsourcing.utils import EnvType, get_topic
+from eventsourcing.utils import EnvType
 
 from application.base import SNAPSHOT_INTERVAL, LedgerProcess, retry_on_conflict
+from application.events import WALLET_STEPS
 from application.policy import CreditFaults, Limits
 from domain.deposit import Deposit
 from domain.errors import IdempotencyConflict, PayFlowError, WalletNotFound
@@ -37,11 +38,7 @@ class Wallets(LedgerProcess):
 
     name = "Wallets"
     snapshotting_intervals = {Wallet: SNAPSHOT_INTERVAL, Deposit: SNAPSHOT_INTERVAL}
-    topics = (
-        get_topic(Transfer.Initiated),
-        get_topic(Transfer.Debited),
-        get_topic(Transfer.RefundRequested),
-    )
+    topics = WALLET_STEPS.topics
 
     def __init__(
         self,

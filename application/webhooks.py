@@ -36,6 +36,7 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.utils import EnvType, get_topic
 
 from application.base import SNAPSHOT_INTERVAL, LedgerProcess, retry_on_conflict
+from application.events import WEBHOOK_SCHEDULING
 from domain.errors import DeliveryNotFound, WebhookNotFound
 from domain.transfer import REFUNDED_PREFIX, Transfer, TransferStatus
 from domain.webhook import Delivery, Webhook, WebhookBook, WebhookEvent
@@ -53,7 +54,6 @@ EVENTS_OF: dict[type[Any], tuple[WebhookEvent, ...]] = {
     Transfer.Completed: (E.TRANSACTION_COMPLETED,),
     Transfer.RefundRequested: (E.CREDIT_FAILED, E.REFUND_REQUESTED),
 }
-REPORTED: list[type[Any]] = [*EVENTS_OF, Transfer.Failed]
 AFTER_REFUND: tuple[WebhookEvent, ...] = (E.REFUND_COMPLETED, E.TRANSACTION_FAILED)
 BEFORE_DEBIT: tuple[WebhookEvent, ...] = (E.DEBIT_FAILED, E.TRANSACTION_FAILED)
 
@@ -131,7 +131,7 @@ class Webhooks(LedgerProcess):
         WebhookBook: SNAPSHOT_INTERVAL,
         Delivery: SNAPSHOT_INTERVAL,
     }
-    topics = tuple(get_topic(kind) for kind in REPORTED)
+    topics = WEBHOOK_SCHEDULING.topics
 
     def __init__(
         self,

@@ -10,9 +10,10 @@ from datetime import datetime
 from functools import singledispatch
 from typing import Any
 
+from domain.deposit import Deposit
 from domain.transfer import Transfer, TransferStatus
 from domain.wallet import Wallet
-from domain.webhook import Delivery, DeliveryStatus
+from domain.webhook import Delivery, DeliveryStatus, Webhook, WebhookBook
 from projections.store import Write
 
 
@@ -317,3 +318,28 @@ def _redelivering(event: Any, position: int) -> list[Write]:
             event, position, status=DeliveryStatus.PENDING.value, next_attempt_at=stamp(event.at)
         )
     ]
+
+
+# What no read model shows. Every event of the logs the projector follows is either
+# given statements above or listed here (tests/unit/test_event_registry.py checks).
+IGNORED: frozenset[type[Any]] = frozenset(
+    {
+        Deposit.Recorded,  # type: ignore[attr-defined]  # its wallet's Deposited is shown
+        Wallet.DebitDeclined,  # the transfer's Failed is shown
+        Wallet.CreditDeclined,  # the transfer's RefundRequested is shown
+        # Subscriptions live in the Webhooks application; only deliveries are projected.
+        *(getattr(WebhookBook, name) for name in ["Opened", "Added", "Removed"]),
+        *(
+            getattr(Webhook, name)
+            for name in [
+                "Subscribed",
+                "Changed",
+                "Enabled",
+                "Disabled",
+                "Delivered",
+                "AttemptFailed",
+                "Deleted",
+            ]
+        ),
+    }
+)

@@ -249,6 +249,9 @@ def test_a_client_stalled_half_way_through_its_body_does_not_hold_up_shutdown(
             b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             b'Content-Length: 100\r\n\r\n{"email": "a'
         )
+        # A connection made after it is answered only once the server has accepted
+        # the stalled one (connections are accepted in order) and read what it sent.
+        assert server.call("GET", "/health/live")[0] == 200
         assert server.stop(signal.SIGTERM) == 0  # waits at most 30 s, not aiohttp's 60
         answer = stalled.recv(4096)
     assert answer.startswith(b"HTTP/1.1 408")

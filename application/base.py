@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -39,6 +40,18 @@ class Snapshotting(Application[UUID]):
         kinds = type(self).snapshotting_intervals
         # The library reads the intervals from the instance: this one's, not the class's.
         self.snapshotting_intervals = dict.fromkeys(kinds, snapshot_interval)  # type: ignore[misc]
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """Commit; if the store refuses it (an aggregate moved under it), forget the
+        cached state of its aggregates, so a retry loads what the store holds."""
+        try:
+            return super()._record(processing_event)
+        except IntegrityError:
+            if self.repository.cache is not None:
+                for aggregate_id in processing_event.aggregates:
+                    with contextlib.suppress(KeyError):
+                        self.repository.cache.get(aggregate_id, evict=True)
+            raise
 
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
         try:

@@ -13,8 +13,19 @@ from infrastructure.settings import Settings
 EnvFor = Callable[[str], dict[str, str]]
 
 
-def env_for(settings: Settings) -> EnvFor:
-    """A function giving the ``eventsourcing`` environment of each application."""
+# The applications whose aggregates only the ledger's own processes write (no CLI command).
+SOLE_WRITER_APPS = ("Wallets", "Transfers")
+
+
+def env_for(settings: Settings, sole_writer: bool = False) -> EnvFor:
+    """A function giving the ``eventsourcing`` environment of each application.
+
+    ``sole_writer``: this process is the only one that writes wallets and transfers
+    (``payflow up``), so its aggregate cache is what the store holds and a cached
+    wallet is used without asking the store for newer events. Were it ever stale,
+    its next commit would collide on (id, version) and the applications forget it
+    (``Snapshotting._record``), so the retry decides on what the store holds.
+    """
 
     def build(app_name: str) -> dict[str, str]:
         env = {
@@ -22,6 +33,8 @@ def env_for(settings: Settings) -> EnvFor:
             # Processes starting together must not race to create tables and functions.
             "CREATE_TABLE": "y" if settings.create_tables else "n",
         }
+        if sole_writer and app_name in SOLE_WRITER_APPS:
+            env["AGGREGATE_CACHE_FASTFORWARD"] = "n"
         if settings.store == "sqlite":
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             env |= {

@@ -130,12 +130,14 @@ def require_tables(ledger: Ledger) -> None:
             return
 
 
-def bootstrap(settings: Settings) -> Container:
+def bootstrap(settings: Settings, sole_writer: bool = False) -> Container:
+    """The object graph; ``sole_writer`` for ``payflow up``, the one process that
+    writes wallets and transfers (see ``infrastructure.stores.env_for``)."""
     ensure_schema(settings)
     faults, shared_faults = credit_faults(settings)
     hooks = settings.webhooks
     ledger = Ledger.build(
-        env_for(settings),
+        env_for(settings, sole_writer),
         limits=settings.limits,
         faults=faults,
         webhook_rules=WebhookRules(hooks.attempts, hooks.disable_after, render_body),

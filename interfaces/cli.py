@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.error(f"no PayFlow data in {where}: set PAYFLOW_DATA_DIR, or run PayFlow first")
             return 2
     try:
-        container = bootstrap(settings)
+        container = bootstrap(settings, sole_writer=args.command == "up")
     except (PersistenceError, psycopg.Error) as error:
         log.error(f"PayFlow cannot open its stores: {_hint(error, settings)}")
         return 2

@@ -127,3 +127,45 @@ def test_two_processes_taking_pages_of_one_log_take_each_step_once(
     finally:
         for ledger in ledgers:
             ledger.close()
+
+
+def test_a_sole_writer_uses_its_cache_and_a_stale_one_is_forgotten_on_conflict(
+    persistent_settings: Settings,
+) -> None:
+    generous = Limits(daily_count=1000)
+    writer = Ledger.build(env_for(persistent_settings, sole_writer=True), limits=generous)
+    other = Ledger.build(env_for(persistent_settings), limits=generous)
+    try:
+        payflow = payflow_on(writer)
+        asha = payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
+        ravi = payflow.register("Ravi Shah", "ravi@example.com", "Passw0rd1").user.id
+        payflow.deposit(asha, Money.parse("5"))
+        payflow.send(asha, Money.parse("5"), receiver_id=ravi)
+        writer.drain()
+        reads: list[Any] = []
+        real_select = writer.wallets.recorder.select_events
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            reads.append(args)
+            return real_select(*args, **kwargs)
+
+        writer.wallets.recorder.select_events = counted  # type: ignore[method-assign]
+        payflow.send(asha, Money.parse("1"), receiver_id=ravi)
+        writer.wallets.pull_and_process(writer.transfers.name)
+        assert reads == []  # Asha's wallet came from the cache, as this process left it
+        writer.drain()
+        assert payflow.wallet_of(asha).balance == Money.parse("0")  # declined: nothing left
+
+        # Someone else (were there anyone) pays Asha in: the writer's cache is stale.
+        payflow_on(other).deposit(asha, Money.parse("7"))
+        sent = payflow.send(asha, Money.parse("6"), receiver_id=ravi)
+        writer.drain()  # the debit on the stale wallet collides, is forgotten, is redone
+        assert writer.transfers.get_transfer(sent.transfer.id).status is TransferStatus.COMPLETED
+        assert payflow_on(other).wallet_of(asha).balance == Money.parse("1")
+        assert checked_audit(other).violations == []
+        # Its next deposit collides on the stale settlement account, forgets it, redoes.
+        payflow.deposit(ravi, Money.parse("2"))
+        assert checked_audit(writer).violations == []
+    finally:
+        other.close()
+        writer.close()

@@ -34,6 +34,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -108,11 +109,15 @@ def payflow(mode: str, root: Path = ROOT) -> Iterator[tuple[list[str], subproces
         ports = [free_port(), free_port()]
         env |= {"PAYFLOW_API_PORTS": " ".join(map(str, ports)), "POSTGRES_SCHEMA": schema}
         command = [str(root / "scripts" / "server-mode")]
+    log = Path(data_dir) / "server.log"
     server = subprocess.Popen(
-        command, env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=log.open("wb")
     )
     try:
         yield [f"http://127.0.0.1:{port}" for port in ports], server
+    except BaseException:
+        print(f"PayFlow's log:\n{log.read_text()[-4000:]}")
+        raise
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -181,6 +186,7 @@ class Round:
     completed: int = 0  # counted during the window
     settled: int = 0  # counted once everything has settled
     refused: int = 0
+    refusals: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
     cpu: float = 0.0
 
@@ -257,6 +263,7 @@ async def run_round(
             result.latencies.append(time.perf_counter() - started)
             if status not in (200, 201, 202):
                 result.refused += 1
+                result.refusals[f"{status}/{answer.get('error', {}).get('code')}"] += 1
                 continue
             result.accepted += 1
             if wait and answer["data"]["transaction"]["status"] == "COMPLETED":
@@ -358,6 +365,8 @@ def main() -> None:
             f"{r.settled / r.seconds:10.1f}{r.percentile(0.5):8.1f}{r.percentile(0.99):8.1f}"
             f"{per:16.2f}{r.refused:8d} {ratio}"
         )
+        if r.refusals:
+            print(f"  refused (status/code): {dict(r.refusals)}")
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ class Snapshotting(Application[UUID]):
 
 @dataclass
 class _Commit:
-    aggregates: Sequence[Any]
+    events: Sequence[Any]
     done: bool = False
     error: BaseException | None = None
     recordings: list[Recording[UUID]] = field(default_factory=list)
@@ -76,8 +76,10 @@ class GroupCommit:
     ``save``: while one commit runs, the next callers queue behind it and go
     together in the next one (group commit: one fsync for all of them). When that
     shared commit is refused (one of them collided on a unique id, or the store
-    failed), each caller's aggregates are saved on their own, so every caller gets
-    its own outcome.
+    failed), each caller's events are saved on their own, so every caller gets its
+    own outcome. The aggregates' pending events are taken once, before any attempt:
+    an attempt that is refused has already taken them from the aggregates, and a
+    retry handed the aggregates again would save nothing and say it had.
     """
 
     def __init__(self, save: Callable[..., list[Recording[UUID]]]) -> None:
@@ -88,7 +90,7 @@ class GroupCommit:
 
     def save(self, *aggregates: Any) -> list[Recording[UUID]]:
         """Save ``aggregates`` (all or none), together with whatever else is waiting."""
-        mine = _Commit(aggregates)
+        mine = _Commit([event for aggregate in aggregates for event in aggregate.collect_events()])
         with self._queue_lock:
             self._queue.append(mine)
         with self._commit_lock:
@@ -103,9 +105,9 @@ class GroupCommit:
     def _commit(self, batch: list[_Commit]) -> None:
         try:
             if len(batch) > 1:
-                recordings = self._save(*(a for commit in batch for a in commit.aggregates))
+                recordings = self._save(*(e for commit in batch for e in commit.events))
                 for commit in batch:
-                    ids = {a.id for a in commit.aggregates}
+                    ids = {e.originator_id for e in commit.events}
                     commit.recordings = [
                         r for r in recordings if r.domain_event.originator_id in ids
                     ]
@@ -117,7 +119,7 @@ class GroupCommit:
         # error): nobody is told "saved" for a commit that did not happen.
         for commit in batch:
             try:
-                commit.recordings = self._save(*commit.aggregates)
+                commit.recordings = self._save(*commit.events)
             except BaseException as error:  # the caller it belongs to raises it
                 commit.error = error
             commit.done = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -15,9 +16,21 @@ from application.base import GroupCommit
 GUARD = 30
 
 
+@dataclass(frozen=True)
+class Created:
+    originator_id: UUID
+
+
 class Thing:
+    """An aggregate with one pending event, handed over once, as the library does."""
+
     def __init__(self, thing_id: UUID | None = None) -> None:
         self.id = thing_id or uuid4()
+        self._pending = [Created(self.id)]
+
+    def collect_events(self) -> list[Created]:
+        pending, self._pending = self._pending, []
+        return pending
 
 
 class Store:
@@ -31,13 +44,15 @@ class Store:
         self.entered = threading.Event()
         self.failing: BaseException | None = None
 
-    def save(self, *things: Thing) -> list[Any]:
+    def save(self, *objs: Thing | Created) -> list[Any]:
+        """Like ``Application.save``: takes aggregates' pending events, or events."""
+        events = [e for o in objs for e in (o.collect_events() if isinstance(o, Thing) else [o])]
         self.entered.set()
         assert self.release.wait(GUARD)
-        self.calls.append(len(things))
+        self.calls.append(len(events))
         if self.failing is not None:
             raise self.failing
-        ids = [t.id for t in things]
+        ids = [e.originator_id for e in events]
         if self.saved & set(ids) or len(set(ids)) < len(ids):
             raise IntegrityError("duplicate id")
         self.saved |= set(ids)

@@ -152,6 +152,7 @@ STATUS_AFTER: dict[type[Any], TransferStatus] = {
     Transfer.Completed: TransferStatus.COMPLETED,
     Transfer.RefundRequested: TransferStatus.REFUNDING,
     Transfer.Failed: TransferStatus.FAILED,
+    Transfer.Refunded: TransferStatus.FAILED,
 }
 
 

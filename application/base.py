@@ -12,19 +12,29 @@ from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, Recording, Tracking
+from eventsourcing.persistence import IntegrityError, Mapper, Recording, StoredEvent, Tracking
 from eventsourcing.system import (
     ProcessApplication,
 )
 from eventsourcing.utils import EnvType
 
 from application.tracking import PageTracking
+from domain.transfer import read_as_refunded
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 CONFLICT_ATTEMPTS = 50
 SNAPSHOT_INTERVAL = 100  # events between two snapshots of one aggregate
+
+
+class LedgerMapper(Mapper[UUID]):
+    """Reads each stored event as the kind it is today, including those recorded
+    before their kind had a class of its own (``domain.transfer.read_as_refunded``)."""
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        event: DomainEventProtocol[UUID] = read_as_refunded(super().to_domain_event(stored_event))
+        return event
 
 
 class Snapshotting(Application[UUID]):
@@ -40,6 +50,10 @@ class Snapshotting(Application[UUID]):
         kinds = type(self).snapshotting_intervals
         # The library reads the intervals from the instance: this one's, not the class's.
         self.snapshotting_intervals = dict.fromkeys(kinds, snapshot_interval)  # type: ignore[misc]
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        transcoder = self.construct_transcoder()
+        return self.factory.mapper(transcoder=transcoder, mapper_class=LedgerMapper)
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         """Commit; if the store refuses it (an aggregate moved under it), forget the

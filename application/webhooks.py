@@ -13,8 +13,8 @@ Which events each transfer event gives (the parties of the transfer are told):
 - Initiated → TRANSACTION_INITIATED; Debited → DEBIT_SUCCESS;
 - Credited → CREDIT_SUCCESS; Completed → TRANSACTION_COMPLETED;
 - RefundRequested → CREDIT_FAILED, REFUND_REQUESTED;
-- Failed after a refund → REFUND_COMPLETED, TRANSACTION_FAILED;
-- Failed before any debit → DEBIT_FAILED, TRANSACTION_FAILED.
+- Refunded → REFUND_COMPLETED, TRANSACTION_FAILED;
+- Failed (the debit was refused) → DEBIT_FAILED, TRANSACTION_FAILED.
 
 REFUND_FAILED can be subscribed to but never fires: the refund is a reversing
 credit to the sender's own wallet, which the ledger never refuses (frozen, closed
@@ -38,7 +38,7 @@ from eventsourcing.utils import EnvType, get_topic
 from application.base import SNAPSHOT_INTERVAL, LedgerProcess, retry_on_conflict
 from application.events import WEBHOOK_SCHEDULING
 from domain.errors import DeliveryNotFound, WebhookNotFound
-from domain.transfer import REFUNDED_PREFIX, Transfer, TransferStatus
+from domain.transfer import Transfer, TransferStatus
 from domain.webhook import Delivery, Webhook, WebhookBook, WebhookEvent
 
 DEFAULT_ATTEMPTS = 5
@@ -53,9 +53,9 @@ EVENTS_OF: dict[type[Any], tuple[WebhookEvent, ...]] = {
     Transfer.Credited: (E.CREDIT_SUCCESS,),
     Transfer.Completed: (E.TRANSACTION_COMPLETED,),
     Transfer.RefundRequested: (E.CREDIT_FAILED, E.REFUND_REQUESTED),
+    Transfer.Refunded: (E.REFUND_COMPLETED, E.TRANSACTION_FAILED),
+    Transfer.Failed: (E.DEBIT_FAILED, E.TRANSACTION_FAILED),
 }
-AFTER_REFUND: tuple[WebhookEvent, ...] = (E.REFUND_COMPLETED, E.TRANSACTION_FAILED)
-BEFORE_DEBIT: tuple[WebhookEvent, ...] = (E.DEBIT_FAILED, E.TRANSACTION_FAILED)
 
 
 @dataclass(frozen=True)
@@ -336,7 +336,7 @@ class Webhooks(LedgerProcess):
         if parties is None:
             transfer = self._transfer_at(event.originator_id, None)
             parties = (transfer.sender_id, transfer.receiver_id)
-        if not isinstance(event, Transfer.Completed | Transfer.Failed):  # more to come
+        if not isinstance(event, Transfer.Completed | Transfer.Failed | Transfer.Refunded):
             self._parties[event.originator_id] = parties
             while len(self._parties) > REMEMBERED_TRANSFERS:
                 self._parties.popitem(last=False)
@@ -383,6 +383,4 @@ class Webhooks(LedgerProcess):
 
 def _kinds_of(event: Transfer.Event) -> tuple[WebhookEvent, ...]:
     """The webhook events a transfer event gives (see the module's docstring)."""
-    if isinstance(event, Transfer.Failed):
-        return AFTER_REFUND if event.reason.startswith(REFUNDED_PREFIX) else BEFORE_DEBIT
     return EVENTS_OF.get(type(event), ())

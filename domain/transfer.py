@@ -1,15 +1,20 @@
 """The Transfer aggregate: the saga's state, one status at a time.
 
 ``INITIATED → DEBITED → CREDITED → COMPLETED``; a refused debit goes
-``INITIATED → FAILED``; a refused credit goes ``DEBITED → REFUNDING → FAILED``
-once the sender's debit has been reversed. Any other move raises
-``IllegalTransition`` and records nothing.
+``INITIATED → FAILED`` (``Failed``); a refused credit goes
+``DEBITED → REFUNDING → FAILED`` once the sender's debit has been reversed
+(``Refunded``). Any other move raises ``IllegalTransition`` and records nothing.
+
+Transfers refunded before ``Refunded`` existed recorded a ``Failed`` whose reason
+began ``"Refunded: "``; ``read_as_refunded`` gives such a stored event back as the
+``Refunded`` it stands for, so every reader sees one kind of event per outcome.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
@@ -90,7 +95,21 @@ class Transfer(LedgerAggregate):
         pass
 
     class Failed(Aggregate.Event):
+        """The debit was refused: nothing moved."""
+
         reason: str
+
+    class Refunded(Aggregate.Event):
+        """The sender's debit was reversed after the credit was refused: the transfer
+        failed and the money is back where it began. ``reason``: why the credit was
+        refused (as in ``RefundRequested``)."""
+
+        reason: str
+
+        @property
+        def failure_reason(self) -> str:
+            """The transfer's failure reason as shown to its parties."""
+            return f"{REFUNDED_PREFIX}{self.reason}"
 
     @staticmethod
     def create_id(sender_id: UUID, idempotency_key: str | None) -> UUID:
@@ -171,7 +190,9 @@ class Transfer(LedgerAggregate):
 
     @property
     def was_refunded(self) -> bool:
-        return bool(self.failure_reason and self.failure_reason.startswith(REFUNDED_PREFIX))
+        return self.status is TransferStatus.FAILED and bool(
+            self.failure_reason and self.failure_reason.startswith(REFUNDED_PREFIX)
+        )
 
     def mark_debited(self) -> None:
         self._require_transition(TransferStatus.DEBITED)
@@ -222,12 +243,17 @@ class Transfer(LedgerAggregate):
         self._require_transition(TransferStatus.FAILED)
         if self.status != TransferStatus.REFUNDING:
             raise IllegalTransition("only a refunding transfer can be marked refunded")
-        self._failed(reason=f"{REFUNDED_PREFIX}{self.failure_reason}")
+        self._refunded(reason=self.failure_reason or "")
 
     @event(Failed)
     def _failed(self, reason: str) -> None:
         self.status = TransferStatus.FAILED
         self.failure_reason = reason
+
+    @event(Refunded)
+    def _refunded(self, reason: str) -> None:
+        self.status = TransferStatus.FAILED
+        self.failure_reason = f"{REFUNDED_PREFIX}{reason}"
 
     def mark_credited(self) -> None:
         self._require_transition(TransferStatus.CREDITED)
@@ -248,3 +274,15 @@ class Transfer(LedgerAggregate):
     def _require_transition(self, target: TransferStatus) -> None:
         if target not in _ALLOWED[self.status]:
             raise IllegalTransition(f"a {self.status} transfer cannot become {target}")
+
+
+def read_as_refunded(event: Any) -> Any:
+    """A stored event as it reads today: a ``Failed`` recorded for a refund, before
+    ``Refunded`` existed, is that ``Refunded`` (same position, time and credit
+    reason); any other event is itself."""
+    if type(event) is not Transfer.Failed or not event.reason.startswith(REFUNDED_PREFIX):
+        return event
+    state = dict(vars(event), reason=event.reason[len(REFUNDED_PREFIX) :])
+    refunded = object.__new__(Transfer.Refunded)
+    object.__setattr__(refunded, "__dict__", state)
+    return refunded

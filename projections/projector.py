@@ -100,6 +100,17 @@ def _failed(event: Transfer.Failed, position: int) -> list[Write]:
     )
 
 
+@writes_for.register
+def _refunded(event: Transfer.Refunded, position: int) -> list[Write]:
+    return _status(
+        event,
+        position,
+        TransferStatus.FAILED,
+        failure_reason=event.failure_reason,
+        completed_at=stamp(event.timestamp),
+    )
+
+
 # Wallets -------------------------------------------------------------------------
 
 

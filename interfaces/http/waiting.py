@@ -27,7 +27,7 @@ from domain.transfer import Transfer
 MAX_WAIT_SECONDS = 10
 RECHECK_SECONDS = 0.1  # when the saga runs elsewhere, nothing here is told of its commits
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d{1,6})(?:$|[,;\s])", re.IGNORECASE)
-_TERMINAL = (Transfer.Completed, Transfer.Failed)
+_TERMINAL = (Transfer.Completed, Transfer.Failed, Transfer.Refunded)
 
 
 def preferred_wait(header: str | None) -> int:

@@ -67,7 +67,7 @@ def test_the_saga_selects_and_has_a_policy_for_exactly_what_it_handles(
 
 def test_the_webhook_scheduler_tells_of_every_transfer_event() -> None:
     assert set(Webhooks.topics) == set(WEBHOOK_SCHEDULING.topics)
-    assert set(EVENTS_OF) | {Transfer.Failed} == WEBHOOK_SCHEDULING.handles  # Failed: by cause
+    assert set(EVENTS_OF) == WEBHOOK_SCHEDULING.handles
 
 
 def test_the_audit_replays_the_movements_and_transfer_events_it_handles() -> None:

@@ -40,9 +40,11 @@ class LedgerMapper(Mapper[UUID]):
 class Snapshotting(Application[UUID]):
     """Snapshots each aggregate type it lists every ``snapshot_interval`` events.
 
-    A snapshot is taken after its events are committed; failing to take one costs
-    only speed (the next load replays a little further), so it is logged, never
-    raised into a command whose events are already saved.
+    Only the commit itself can fail a save. What follows it (taking snapshots,
+    telling followers and other processes) is logged if it fails, never raised:
+    a caller told "failed" for events the store holds would pay again. A snapshot
+    not taken costs only speed (the next load replays a little further); a
+    follower not told catches up when it next polls.
     """
 
     def __init__(self, env: EnvType | None = None, *, snapshot_interval: int = SNAPSHOT_INTERVAL):
@@ -66,6 +68,12 @@ class Snapshotting(Application[UUID]):
                     with contextlib.suppress(KeyError):
                         self.repository.cache.get(aggregate_id, evict=True)
             raise
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        try:
+            super()._notify(recordings)
+        except Exception:
+            log.exception("%s committed but could not tell its followers; they poll", self.name)
 
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
         try:
@@ -221,7 +229,6 @@ class LedgerProcess(Snapshotting, ProcessApplication[UUID]):
                 self.policy(domain_event, page)
             recordings = self._record(page)
         self._take_snapshots(page)
-        self.notify(page.events)
         self._notify(recordings)
         return len(notifications)
 

@@ -85,6 +85,7 @@ class Snapshotting(Application[UUID]):
 @dataclass
 class _Commit:
     events: Sequence[Any]
+    aggregates: Sequence[Any]  # given to the store with their events, for its cache
     done: bool = False
     error: BaseException | None = None
     recordings: list[Recording[UUID]] = field(default_factory=list)
@@ -101,7 +102,9 @@ class GroupCommit:
     failed), each caller's events are saved on their own, so every caller gets its
     own outcome. The aggregates' pending events are taken once, before any attempt:
     an attempt that is refused has already taken them from the aggregates, and a
-    retry handed the aggregates again would save nothing and say it had.
+    retry handed the aggregates again would save nothing and say it had. The
+    aggregates go to ``save`` after their events, with nothing left pending, so a
+    store that caches what it saves (the sole writer's) keeps them.
     """
 
     def __init__(self, save: Callable[..., list[Recording[UUID]]]) -> None:
@@ -112,7 +115,8 @@ class GroupCommit:
 
     def save(self, *aggregates: Any) -> list[Recording[UUID]]:
         """Save ``aggregates`` (all or none), together with whatever else is waiting."""
-        mine = _Commit([event for aggregate in aggregates for event in aggregate.collect_events()])
+        events = [event for aggregate in aggregates for event in aggregate.collect_events()]
+        mine = _Commit(events, aggregates)
         with self._queue_lock:
             self._queue.append(mine)
         with self._commit_lock:
@@ -127,7 +131,10 @@ class GroupCommit:
     def _commit(self, batch: list[_Commit]) -> None:
         try:
             if len(batch) > 1:
-                recordings = self._save(*(e for commit in batch for e in commit.events))
+                recordings = self._save(
+                    *(e for commit in batch for e in commit.events),
+                    *(a for commit in batch for a in commit.aggregates),
+                )
                 for commit in batch:
                     ids = {e.originator_id for e in commit.events}
                     commit.recordings = [
@@ -141,7 +148,7 @@ class GroupCommit:
         # error): nobody is told "saved" for a commit that did not happen.
         for commit in batch:
             try:
-                commit.recordings = self._save(*commit.events)
+                commit.recordings = self._save(*commit.events, *commit.aggregates)
             except BaseException as error:  # the caller it belongs to raises it
                 commit.error = error
             commit.done = True

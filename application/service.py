@@ -242,17 +242,16 @@ class PayFlow:
         """Check the order against the limits, the parties and the sender's allowance."""
         amount = order.amount
         self.limits.check_transfer(amount)  # before anything is opened or written
-        receiver = self._receiver(order.receiver_id, order.receiver_vpa)
-        if receiver.id == order.sender_id:
+        receiver_wallet = self._receiving_wallet(order, amount.currency)
+        if receiver_wallet.owner_id == order.sender_id:
             raise SelfTransfer("cannot send money to yourself")
         sender_wallet = self.wallet_of(order.sender_id, amount.currency)
         # Refuse at once what the wallet would refuse; the wallet still decides.
         today = day_of(datetime.now(UTC))
         sender_wallet.check_daily_allowance(amount, today, self.limits.daily)
-        receiver_wallet = self.wallet_of(receiver.id, amount.currency)
         return TransferRequest(
             sender_id=order.sender_id,
-            receiver_id=receiver.id,
+            receiver_id=receiver_wallet.owner_id,
             sender_wallet_id=sender_wallet.id,
             receiver_wallet_id=receiver_wallet.id,
             amount=amount,
@@ -283,6 +282,18 @@ class PayFlow:
         if user_id not in (transfer.sender_id, transfer.receiver_id):
             raise Forbidden("you are not a party to that transfer")
         return transfer
+
+    def _receiving_wallet(self, order: TransferOrder, currency: str) -> Wallet:
+        """The wallet the order pays into. A user's open wallet answers for the user
+        (wallets open at registration, and a user is never deleted), so the accounts
+        are asked only when it is not open yet, or the receiver is named by VPA."""
+        if order.receiver_id is not None:
+            try:
+                return self.wallets.get_wallet(wallet_id_for(order.receiver_id, currency))
+            except WalletNotFound:
+                pass
+        receiver = self._receiver(order.receiver_id, order.receiver_vpa)
+        return self.wallet_of(receiver.id, currency)
 
     def _receiver(self, receiver_id: UUID | None, receiver_vpa: str | None) -> User:
         if receiver_id is not None:

@@ -169,3 +169,28 @@ def test_a_sole_writer_uses_its_cache_and_a_stale_one_is_forgotten_on_conflict(
     finally:
         other.close()
         writer.close()
+
+
+def test_a_sole_writer_keeps_the_transfers_it_accepts_in_its_cache(
+    persistent_settings: Settings,
+) -> None:
+    writer = Ledger.build(env_for(persistent_settings, sole_writer=True))
+    try:
+        payflow = payflow_on(writer)
+        asha = payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
+        ravi = payflow.register("Ravi Shah", "ravi@example.com", "Passw0rd1").user.id
+        payflow.deposit(asha, Money.parse("5"))
+        reads: list[Any] = []
+        real_select = writer.transfers.recorder.select_events
+
+        def counted(originator_id: Any, *args: Any, **kwargs: Any) -> Any:
+            reads.append(originator_id)
+            return real_select(originator_id, *args, **kwargs)
+
+        writer.transfers.recorder.select_events = counted  # type: ignore[method-assign]
+        sent = payflow.send(asha, Money.parse("5"), receiver_id=ravi)
+        writer.drain()
+        assert writer.transfers.get_transfer(sent.transfer.id).status is TransferStatus.COMPLETED
+        assert sent.transfer.id not in reads  # every saga step found it where it was accepted
+    finally:
+        writer.close()

@@ -16,6 +16,7 @@ An enum that appears in an aggregate's state is registered with
 from __future__ import annotations
 
 import dataclasses
+from copy import deepcopy
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -145,10 +146,31 @@ class ExactSnapshot(Snapshot):
         return super(ExactSnapshot, decoded).mutate(None)
 
 
+# Values a copy may share with its original: nothing can change them in place.
+_IMMUTABLE = (*_PLAIN, Enum, Money, float, complex, bytes, frozenset)
+
+
+def _shareable(value: Any) -> bool:
+    if isinstance(value, _IMMUTABLE):
+        return True
+    return type(value) is tuple and all(_shareable(item) for item in value)
+
+
 class LedgerAggregate(Aggregate):
-    """The base of every aggregate here: snapshots restore its state exactly."""
+    """The base of every aggregate here: snapshots restore its state exactly, and a
+    copy (the library copies each aggregate it hands out from its cache) shares
+    the values nothing can change in place and deep-copies only the rest."""
 
     Snapshot = ExactSnapshot
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        copy = object.__new__(type(self))
+        memo[id(self)] = copy
+        for key, value in vars(self).items():
+            if not _shareable(value):
+                value = deepcopy(value, memo)
+            object.__setattr__(copy, key, value)
+        return copy
 
 
 def state_of(aggregate: Any) -> dict[str, Any]:

@@ -238,3 +238,36 @@ def test_a_snapshot_at_any_version_restores_the_aggregate_exactly(
                 mine = outcome(copy.deepcopy(aggregate), spec.commands[name], probe)
                 theirs = outcome(copy.deepcopy(restored), spec.commands[name], probe)
                 assert same_value(mine, theirs), (name, mine, theirs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    kind=st.sampled_from(sorted(KINDS, key=lambda k: k.__name__)),
+    seed=st.integers(0, 99),
+    steps=history,
+)
+def test_a_copy_from_the_cache_is_exact_and_independent_of_its_original(
+    kind: type[LedgerAggregate], seed: int, steps: list[tuple[int, int]]
+) -> None:
+    spec = KINDS[kind]
+    names = sorted(spec.commands)
+    aggregate = spec.make(seed)
+    for pick, n in [(0, 0), *steps]:
+        if names:
+            try:
+                spec.commands[names[pick % len(names)]](aggregate, n)
+            except PayFlowError:
+                pass
+        if n % 3 == 0:
+            aggregate.collect_events()  # saved: copies are taken with and without pending
+        twin = copy.deepcopy(aggregate)
+        assert state_differences(aggregate, twin) == []
+        assert twin.version == aggregate.version
+        assert twin.collect_events() == aggregate.collect_events()  # same pending events
+        before = {k: copy.deepcopy(v) for k, v in vars(aggregate).items()}
+        for name in names:  # whatever the copy is made to do, the original stays as it was
+            try:
+                spec.commands[name](twin, n + 1)
+            except PayFlowError:
+                pass
+        assert vars(aggregate) == before

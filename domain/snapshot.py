@@ -16,8 +16,8 @@ An enum that appears in an aggregate's state is registered with
 from __future__ import annotations
 
 import dataclasses
-from copy import deepcopy
 from collections.abc import Callable
+from copy import deepcopy
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -167,9 +167,8 @@ class LedgerAggregate(Aggregate):
         copy = object.__new__(type(self))
         memo[id(self)] = copy
         for key, value in vars(self).items():
-            if not _shareable(value):
-                value = deepcopy(value, memo)
-            object.__setattr__(copy, key, value)
+            kept = value if _shareable(value) else deepcopy(value, memo)
+            object.__setattr__(copy, key, kept)
         return copy
 
 

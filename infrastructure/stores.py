@@ -32,6 +32,7 @@ def env_for(settings: Settings, sole_writer: bool = False) -> EnvFor:
             "AGGREGATE_CACHE_MAXSIZE": "10000",
             # Processes starting together must not race to create tables and functions.
             "CREATE_TABLE": "y" if settings.create_tables else "n",
+            "TRANSCODER_TOPIC": "infrastructure.transcoder:OrjsonTranscoder",
         }
         if sole_writer and app_name in SOLE_WRITER_APPS:
             env["AGGREGATE_CACHE_FASTFORWARD"] = "n"

@@ -7,6 +7,7 @@ settings (temporary directories, in-memory stores, a cheap password hash).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from eventsourcing.persistence import OperationalError, ProgrammingError
@@ -58,14 +59,15 @@ class Container:
     probe: StoreProbe | None = None
     shared_faults: PostgresFaultSettings | None = None  # server mode: simulation settings
 
-    def share_commits(self, listen: bool) -> None:
+    def share_commits(self, listen: bool, on_hint: Callable[[str], None] | None = None) -> None:
         """With Redis: hint other processes of this one's commits, and, with ``listen``,
-        wake this process's workers on theirs (they poll the store regardless)."""
+        wake this process's workers on theirs (they poll the store regardless); else
+        call ``on_hint`` (if any) with the name of each log another process hints of."""
         if self.hints is None:
             return
         for app in (self.ledger.wallets, self.ledger.transfers, self.ledger.webhooks):
             app.lead(HintOnCommit(self.hints, app.name))
-        self.hints.start(self._woken_by if listen else None)
+        self.hints.start(self._woken_by if listen else on_hint)
 
     def _woken_by(self, log_name: str) -> None:
         self.saga.wake(log_name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 
@@ -27,7 +28,7 @@ from interfaces.http import (
 from interfaces.http.errors import envelope_middleware, store_guard_middleware
 from interfaces.http.keys import CONTAINER, OUTCOMES
 from interfaces.http.ratelimit import rate_limit_headers, rate_limit_middleware
-from interfaces.http.waiting import TransferOutcomes
+from interfaces.http.waiting import OutcomeWatch, TransferOutcomes
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,14 @@ def create_app(container: Container, run_workers: bool = True) -> web.Applicatio
         outcomes = app[OUTCOMES]
         outcomes.bind(asyncio.get_running_loop())
         container.ledger.transfers.lead(outcomes)
-        container.share_commits(listen=run_workers)
+        watch = None
+        if not run_workers:  # the saga commits elsewhere: watch the log for outcomes
+            watch = OutcomeWatch(outcomes, container.ledger.transfers.recorder)
+            watch.start()
+        container.share_commits(
+            listen=run_workers,
+            on_hint=None if watch is None else functools.partial(_wake_on, watch),
+        )
         if container.probe is not None:
             container.probe.start()
         if run_workers:
@@ -76,11 +84,18 @@ def create_app(container: Container, run_workers: bool = True) -> web.Applicatio
         yield
         if run_workers:
             await container.webhook_worker.stop()
+        if watch is not None:
+            watch.stop()
         container.close()
 
     app.cleanup_ctx.append(lifecycle)
     app.cleanup_ctx.append(redis_connection)
     return app
+
+
+def _wake_on(watch: OutcomeWatch, log_name: str) -> None:
+    if log_name == "Transfers":
+        watch.wake()
 
 
 async def redis_connection(app: web.Application) -> AsyncIterator[None]:

@@ -2,7 +2,11 @@
 
 The Transfers application tells this watcher of every commit made in this
 process; a request waiting on a transfer is woken the moment its terminal event
-is committed, with no polling.
+is committed, with no polling. When the saga runs in another process, one
+``OutcomeWatch`` per process reads the terminal events of the Transfers log for
+all of its waiting requests (woken by that process's Redis hints, polling a few
+times a second without them), instead of each request loading its transfer again
+and again.
 
 The answer is a function of the log: the transfer as it stood when the wait ended,
 at its outcome or at the deadline the transfer records (``wait_until``), whichever
@@ -16,18 +20,24 @@ import asyncio
 import contextlib
 import re
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.system import RecordingEvent, RecordingEventReceiver
+from eventsourcing.utils import get_topic
 
 from domain.transfer import Transfer
+from infrastructure.followers import FollowerLoop
 
 MAX_WAIT_SECONDS = 10
-RECHECK_SECONDS = 0.1  # when the saga runs elsewhere, nothing here is told of its commits
+RECHECK_SECONDS = 1.0  # the safety net: a wait is woken when its outcome is committed
+WATCH_POLL_SECONDS = 0.05  # how often an OutcomeWatch looks when no hint wakes it
+WATCH_PAGE = 500
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d{1,6})(?:$|[,;\s])", re.IGNORECASE)
 _TERMINAL = (Transfer.Completed, Transfer.Failed, Transfer.Refunded)
+TERMINAL_TOPICS = sorted(get_topic(kind) for kind in _TERMINAL)
 
 
 def preferred_wait(header: str | None) -> int:
@@ -39,17 +49,22 @@ def preferred_wait(header: str | None) -> int:
 class TransferOutcomes(RecordingEventReceiver[UUID]):
     """Wakes the coroutines waiting for transfers to reach a terminal status."""
 
-    def __init__(self) -> None:
+    def __init__(self, recheck: float = RECHECK_SECONDS) -> None:
+        self.recheck = recheck  # seconds between a wait's own looks, woken or not
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: dict[UUID, list[asyncio.Future[None]]] = defaultdict(list)
 
     def receive_recording_event(self, new_recording_event: RecordingEvent[UUID]) -> None:
-        finished = [
+        self.finished(
             r.domain_event.originator_id
             for r in new_recording_event.recordings
             if isinstance(r.domain_event, _TERMINAL)
-        ]
-        if finished and self._loop is not None:  # on a saga thread: hand over to the loop
+        )
+
+    def finished(self, transfer_ids: Iterable[UUID]) -> None:
+        """These transfers reached a terminal status (called on any thread)."""
+        finished = list(transfer_ids)
+        if finished and self._loop is not None:  # hand over to the loop
             self._loop.call_soon_threadsafe(self._wake, finished)
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -75,6 +90,51 @@ class TransferOutcomes(RecordingEventReceiver[UUID]):
                     future.set_result(None)
 
 
+class OutcomeWatch:
+    """Follows the Transfers log's terminal events for a process the saga runs apart
+    from, and wakes the requests waiting on them: one query per look, however many
+    requests wait. It begins at the log's end when started; a request registers
+    before it first loads its transfer, so an outcome committed after that load is
+    past where the watch began and is seen."""
+
+    def __init__(
+        self, outcomes: TransferOutcomes, recorder: Any, poll_interval: float = WATCH_POLL_SECONDS
+    ) -> None:
+        self.outcomes = outcomes
+        self.recorder = recorder
+        self.position: int | None = None
+        self.loop = FollowerLoop("outcome-watch", self.look, poll_interval)
+
+    def start(self) -> None:
+        self.begin()
+        self.loop.start()
+
+    def begin(self) -> None:
+        """Take the log's end as where the outcomes to tell begin."""
+        self.position = self.recorder.max_notification_id() or 0
+
+    def wake(self) -> None:
+        self.loop.wake()
+
+    def stop(self) -> None:
+        self.loop.stop()
+
+    def look(self) -> None:
+        """Tell the outcomes committed since the last look."""
+        if self.position is None:
+            return
+        while True:
+            page = self.recorder.select_notifications(
+                start=self.position + 1, limit=WATCH_PAGE, topics=TERMINAL_TOPICS
+            )
+            if not page:
+                return
+            self.outcomes.finished(n.originator_id for n in page)
+            self.position = page[-1].id
+            if len(page) < WATCH_PAGE:
+                return
+
+
 async def waited_answer(
     outcomes: TransferOutcomes,
     accepted: Transfer,
@@ -98,14 +158,16 @@ async def wait_for_outcome(
     transfer_id: UUID,
     seconds: float,
     load: Callable[[], Awaitable[Transfer]],
-    recheck: float = RECHECK_SECONDS,
+    recheck: float | None = None,
 ) -> Transfer:
     """The transfer once terminal, or as it stands when ``seconds`` run out.
 
-    A commit in this process wakes the wait at once; when the saga runs in another
-    process, the wait looks again every ``recheck`` seconds.
+    A commit in this process, or the ``OutcomeWatch`` of a process the saga runs
+    apart from, wakes the wait at once; it looks again every ``recheck`` seconds
+    regardless (the safety net).
     """
     loop = asyncio.get_running_loop()
+    recheck = outcomes.recheck if recheck is None else recheck
     deadline = loop.time() + seconds
     future = outcomes.register(transfer_id)
     try:

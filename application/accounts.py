@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -49,9 +50,11 @@ class Accounts(Snapshotting):
 
     def get_user(self, user_id: UUID) -> User:
         try:
-            user: User = self.repository.get(user_id)
+            user: Any = self.repository.get(user_id)
         except AggregateNotFoundError:
             raise UserNotFound(f"no user {user_id}") from None
+        if not isinstance(user, User):  # the id of a claim or a session, say
+            raise UserNotFound(f"no user {user_id}")
         return user
 
     def user_by_email(self, email: str) -> User:

@@ -8,15 +8,14 @@ those types itself before orjson serialises the rest in C.
 
 Where orjson would not give back exactly what the ``json`` module would, the
 library's own encoder or decoder does the work: integers beyond 64 bits (orjson
-refuses to write them, and reads them back as floats), floats that are not
-finite (the library writes ``NaN``, which orjson does not read), dictionary keys
-that are not strings. No event here holds a float, so a
-decoded float sends the whole document to the exact decoder.
+refuses to write them, and reads them back as floats), floats (orjson spells
+some differently, ``1e-7`` for ``1e-07``, and the library writes ``NaN``, which
+orjson does not read), dictionary keys that are not strings. No event here
+holds a float, so a decoded float sends the whole document to the exact decoder.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import orjson
@@ -78,10 +77,10 @@ class OrjsonTranscoder(JSONTranscoder):
 
 def _plain(value: Any) -> Any:
     """A value of no transcoded type as the ``json`` module would write it."""
-    if type(value) is float and math.isfinite(value):
-        return value
     if isinstance(value, bool | float | dict | list | tuple):
-        raise _Inexact  # NaN, and subclasses: the json module's own rules apply
+        # Floats: orjson writes 1e-7 where the json module writes 1e-07; no event
+        # holds one. Subclasses of the containers: the json module's own rules.
+        raise _Inexact
     if isinstance(value, str):
         return str.__str__(value)
     if isinstance(value, int):

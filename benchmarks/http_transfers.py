@@ -292,6 +292,7 @@ async def measure(
     connections: int,
     senders_n: int,
     seconds: float,
+    rounds: list[str],
 ) -> list[Round]:
     deadline = time.monotonic() + 180
     connector = aiohttp.TCPConnector(limit=connections + 8)
@@ -314,13 +315,10 @@ async def measure(
                 i, "POST", "/wallets/me/deposit", sender.token, {"amount": 5000000}
             )
             assert status == 200, answer
+        names = {"open": ("open submit", False), "wait": ("Prefer: wait", True)}
         return [
-            await run_round(
-                bench, "open submit", senders, receivers, connections, seconds, server, wait=False
-            ),
-            await run_round(
-                bench, "Prefer: wait", senders, receivers, connections, seconds, server, wait=True
-            ),
+            await run_round(bench, name, senders, receivers, connections, seconds, server, wait=w)
+            for name, w in (names[r] for r in rounds)
         ]
 
 
@@ -334,6 +332,12 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=16)
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench round")
     parser.add_argument(
+        "--rounds",
+        type=lambda text: text.split(","),
+        default=["open", "wait"],
+        help="which rounds to run, in order: open,wait (default both)",
+    )
+    parser.add_argument(
         "--checkout",
         type=Path,
         default=ROOT,
@@ -343,7 +347,9 @@ def main() -> None:
 
     tps = None if args.no_pgbench else pgbench(int(args.seconds))
     with payflow(args.mode, args.checkout) as (urls, server):
-        rounds = asyncio.run(measure(urls, server, args.connections, args.senders, args.seconds))
+        rounds = asyncio.run(
+            measure(urls, server, args.connections, args.senders, args.seconds, args.rounds)
+        )
 
     print(
         f"PayFlow {args.mode} from {args.checkout}, {args.connections} connections, "

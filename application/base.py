@@ -6,11 +6,12 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import Application, LRUCache, ProcessingEvent
 from eventsourcing.domain import Aggregate, DomainEvent, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Mapper, Recording, StoredEvent, Tracking
 from eventsourcing.system import ProcessApplication
@@ -37,7 +38,12 @@ class LedgerMapper(Mapper[UUID]):
 
 class Step(ProcessingEvent[UUID]):
     """What one commit records. Tells aggregates from events by their class: the
-    library's runtime protocol check costs more than the rest of collecting."""
+    library's runtime protocol check costs more than the rest of collecting.
+    ``read_ahead``: aggregates a page read from the store before its steps ran."""
+
+    def __init__(self, tracking: Tracking | None = None) -> None:
+        super().__init__(tracking)
+        self.read_ahead: dict[UUID, Any] = {}
 
     def collect_events(self, *objs: Any, **kwargs: Any) -> None:
         for obj in objs:
@@ -49,6 +55,30 @@ class Step(ProcessingEvent[UUID]):
             else:
                 super().collect_events(obj)
         self.saved_kwargs.update(kwargs)
+
+
+class ForwardOnlyCache(LRUCache[UUID, Any]):
+    """An aggregate cache that never goes back to an older version.
+
+    A thread puts what it loaded or saved after the fact; descheduled in between,
+    it could put a version older than the one another thread has cached since. In
+    a sole writer's cache (never fast-forwarded) that older copy would stay: a
+    transfer the saga has moved on would show, and be stepped, as it was. Such a
+    put is ignored.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__(maxsize)
+        self._put_lock = threading.Lock()
+
+    def put(self, key: UUID, value: Any) -> Any:
+        with self._put_lock:
+            link = self.cache.get(key)
+            if link is not None and value is not None:
+                cached = link[self.RESULT]
+                if getattr(cached, "version", 0) > getattr(value, "version", 0):
+                    return None, None
+            return super().put(key, value)
 
 
 class Snapshotting(Application[UUID]):
@@ -66,6 +96,8 @@ class Snapshotting(Application[UUID]):
         kinds = type(self).snapshotting_intervals
         # The library reads the intervals from the instance: this one's, not the class's.
         self.snapshotting_intervals = dict.fromkeys(kinds, snapshot_interval)  # type: ignore[misc]
+        if isinstance(self.repository.cache, LRUCache):
+            self.repository.cache = ForwardOnlyCache(self.repository.cache.maxsize)
 
     def construct_mapper(self) -> Mapper[UUID]:
         transcoder = self.construct_transcoder()
@@ -259,9 +291,11 @@ class LedgerProcess(Snapshotting, ProcessApplication[UUID]):
             )
             tracking = PageTracking(leader_name, notifications[-1].id, begins_after=after)
             page = Step(tracking=tracking)
+            self._read_ahead(page, [domain_event for domain_event, _ in jobs])
             for domain_event, _ in jobs:
                 self.policy(domain_event, page)
             recordings = self._record(page)
+            self._remember(page)
         self._take_snapshots(page)
         self._notify(recordings)
         return len(notifications)
@@ -272,4 +306,60 @@ class LedgerProcess(Snapshotting, ProcessApplication[UUID]):
         try:
             return step.aggregates[aggregate_id]
         except KeyError:
-            return self.repository.get(aggregate_id)
+            pass
+        if isinstance(step, Step) and aggregate_id in step.read_ahead:
+            return step.read_ahead.pop(aggregate_id)
+        return self.repository.get(aggregate_id)
+
+    # Reading a page's aggregates at once ---------------------------------------------
+
+    def page_loads(self, domain_event: Any) -> tuple[UUID, ...]:
+        """The aggregates this follower's policy loads for ``domain_event``."""
+        return ()
+
+    def _read_ahead(self, page: Step, events: Sequence[Any]) -> None:
+        """Load every aggregate the page's steps will load, in one round trip for all,
+        where the store can (``ReadsMany``). Aggregates this process is the only
+        writer of come from its cache, as ``repository.get`` would give them."""
+        reads = getattr(self.recorder, "select_events_after", None)
+        snapshots = None if self.snapshots is None else self.snapshots.recorder
+        latest = getattr(snapshots, "select_latest_of", None)
+        if reads is None or (snapshots is not None and latest is None):
+            return
+        cache, fastforward = self.repository.cache, self.repository.fastforward
+        bases: dict[UUID, Any] = {}
+        for aggregate_id in {i for event in events for i in self.page_loads(event)}:
+            cached = _cached(cache, aggregate_id)
+            if cached is not None and not fastforward:
+                continue  # the sole writer's cache is what the store holds
+            bases[aggregate_id] = None if cached is None else deepcopy(cached)
+        if not bases:
+            return
+        unknown = [i for i, base in bases.items() if base is None]
+        if unknown and latest is not None:
+            for stored in latest(unknown):
+                snapshot = self.mapper.to_domain_event(stored)
+                bases[snapshot.originator_id] = snapshot.mutate(None)  # type: ignore[attr-defined]
+        after = {i: 0 if base is None else base.version for i, base in bases.items()}
+        for stored in reads(after):
+            event = self.mapper.to_domain_event(stored)
+            aggregate_id = event.originator_id
+            bases[aggregate_id] = event.mutate(bases[aggregate_id])  # type: ignore[attr-defined]
+        page.read_ahead = {i: base for i, base in bases.items() if base is not None}
+
+    def _remember(self, page: Step) -> None:
+        """Keep what a page committed in a cache that fast-forwards (the library keeps
+        it only in one that does not): the next page reads only what came after."""
+        cache = self.repository.cache
+        if cache is not None and self.repository.fastforward:
+            for aggregate_id, aggregate in page.aggregates.items():
+                cache.put(aggregate_id, aggregate)
+
+
+def _cached(cache: Any, aggregate_id: UUID) -> Any:
+    if cache is None:
+        return None
+    try:
+        return cache.get(aggregate_id)
+    except KeyError:
+        return None

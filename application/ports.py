@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
+from uuid import UUID
 
 if TYPE_CHECKING:
+    from eventsourcing.persistence import StoredEvent
+
     from application.policy import FaultSettings
 
 
@@ -27,4 +30,19 @@ class FaultSettingsStore(Protocol):
     def update(self, change: Callable[[FaultSettings], FaultSettings]) -> FaultSettings:
         """Save ``change(current)`` as one atomic step and return it; if ``change``
         raises, nothing is saved."""
+        ...
+
+
+class ReadsMany(Protocol):
+    """A recorder that reads many aggregates' events in one round trip (a store
+    across the network offers it; a local one need not)."""
+
+    def select_events_after(self, after: Mapping[UUID, int]) -> Sequence[StoredEvent]:
+        """Every event of each aggregate in ``after`` past the version given for it,
+        in (aggregate, version) order."""
+        ...
+
+    def select_latest_of(self, ids: Sequence[UUID]) -> Sequence[StoredEvent]:
+        """The last event of each of ``ids`` that has any (of a snapshot store: the
+        latest snapshot)."""
         ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -127,6 +128,10 @@ class Transfers(LedgerProcess):
     def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:
         """Events of other kinds need no step here."""
 
+    def page_loads(self, domain_event: Any) -> tuple[UUID, ...]:
+        transfer_id = getattr(domain_event, "transfer_id", None)
+        return () if transfer_id is None else (transfer_id,)
+
     @policy.register
     def _debited(self, event: Wallet.Debited, step: ProcessingEvent[UUID]) -> None:
         self._advance(event.transfer_id, step, lambda t: t.mark_debited())
@@ -152,15 +157,29 @@ class Transfers(LedgerProcess):
         self._advance(event.transfer_id, step, lambda t: t.mark_refunded())
 
     def _advance(self, transfer_id: UUID, step: ProcessingEvent[UUID], move: Any) -> None:
+        in_page = transfer_id in step.aggregates
         try:
             transfer: Transfer = self.load(transfer_id, step)
+            try:
+                move(transfer)
+            except IllegalTransition:
+                if in_page:
+                    raise
+                # A cached copy can only be behind (a step that does not fit it may
+                # fit the stored transfer, and would otherwise be lost): ask the store.
+                self._forget(transfer_id)
+                transfer = self.repository.get(transfer_id)
+                move(transfer)
         except AggregateNotFoundError:
             raise TransferNotFound(f"no transfer {transfer_id}") from None
-        try:
-            move(transfer)
         except IllegalTransition:
             # Never expected: tracking records make each step happen once. Record
             # the position anyway so the saga is not wedged, and say so loudly.
             log.exception("saga step out of order for transfer %s", transfer_id)
             return
         step.collect_events(transfer)
+
+    def _forget(self, transfer_id: UUID) -> None:
+        if self.repository.cache is not None:
+            with contextlib.suppress(KeyError):
+                self.repository.cache.get(transfer_id, evict=True)

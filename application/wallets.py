@@ -148,6 +148,13 @@ class Wallets(LedgerProcess):
     def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:
         """Events of other kinds need no step here."""
 
+    def page_loads(self, domain_event: Any) -> tuple[UUID, ...]:
+        if isinstance(domain_event, Transfer.Initiated | Transfer.RefundRequested):
+            return (domain_event.sender_wallet_id,)
+        if isinstance(domain_event, Transfer.Debited):
+            return (domain_event.receiver_wallet_id,)
+        return ()
+
     @policy.register
     def _debit(self, event: Transfer.Initiated, step: ProcessingEvent[UUID]) -> None:
         sender: Wallet = self.load(event.sender_wallet_id, step)

@@ -7,14 +7,20 @@ few seconds' outage, PayFlow could wait half a minute or more for its next try.
 Here a pool gives up retrying after ``RECONNECT_SECONDS``, and the next request
 that needs a connection starts a fresh attempt at once, so service resumes within
 about a second of the database answering again.
+
+Its recorders also read many aggregates at once (``application.ports.ReadsMany``):
+a saga page loads each aggregate it touches in one round trip for them all,
+where one query each made a page wait on the network once per transfer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing import postgres
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
 from eventsourcing.utils import Environment, EnvType
 from psycopg.sql import SQL, Identifier
 
@@ -23,7 +29,52 @@ from application.tracking import PageTracking
 RECONNECT_SECONDS = 2.0
 
 
-class PageTrackingPostgresRecorder(postgres.PostgresProcessRecorder):
+class ReadsMany:
+    """``select_events_after`` and ``select_latest_of`` over a recorder's events table."""
+
+    datastore: postgres.PostgresDatastore
+    events_table_name: str
+
+    def select_events_after(self, after: Mapping[UUID, int]) -> list[StoredEvent]:
+        """Every event of each aggregate in ``after`` past the version given for it,
+        in (aggregate, version) order."""
+        ids = list(after)
+        statement = SQL(
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state "
+            "FROM {0}.{1} e JOIN unnest(%s::uuid[], %s::bigint[]) AS b(id, after) "
+            "ON e.originator_id = b.id AND e.originator_version > b.after "
+            "ORDER BY e.originator_id, e.originator_version"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        return self._stored(statement, [ids, [after[i] for i in ids]])
+
+    def select_latest_of(self, ids: Sequence[UUID]) -> list[StoredEvent]:
+        """The last event (for a snapshot store: the latest snapshot) of each of ``ids``."""
+        statement = SQL(
+            "SELECT DISTINCT ON (originator_id) originator_id, originator_version, topic, state "
+            "FROM {0}.{1} WHERE originator_id = ANY(%s::uuid[]) "
+            "ORDER BY originator_id, originator_version DESC"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        return self._stored(statement, [list(ids)])
+
+    def _stored(self, statement: Any, params: list[Any]) -> list[StoredEvent]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params, prepare=True)
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
+
+
+class SnapshotsPostgresRecorder(ReadsMany, postgres.PostgresAggregateRecorder):
+    """The snapshot store, able to give many aggregates' latest snapshots at once."""
+
+
+class PageTrackingPostgresRecorder(ReadsMany, postgres.PostgresProcessRecorder):
     """Records a page's tracking only where the page began (compare and swap)."""
 
     def __init__(self, datastore: postgres.PostgresDatastore, **kwargs: Any) -> None:
@@ -61,6 +112,7 @@ class Factory(postgres.PostgresFactory):  # the one factory class the library lo
     """The PostgreSQL factory, with pools that never wait long to reconnect."""
 
     process_recorder_class = PageTrackingPostgresRecorder
+    aggregate_recorder_class = SnapshotsPostgresRecorder
 
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)

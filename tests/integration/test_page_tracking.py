@@ -8,20 +8,27 @@ page was read from (compare and swap), and otherwise refuses it with its events.
 
 from __future__ import annotations
 
+import copy
+import inspect
 import threading
 from typing import Any
+from uuid import uuid4
 
 import pytest
+from eventsourcing.application import LRUCache
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from application.policy import Limits
+from application.base import ForwardOnlyCache
+from application.policy import CreditFaults, Limits
 from application.saga import Ledger
 from application.tracking import PageTracking
+from domain.ids import transfer_id_for
 from domain.money import Money
-from domain.transfer import TransferStatus
+from domain.transfer import Transfer, TransferStatus
 from domain.wallet import Wallet
 from infrastructure.settings import Settings
 from infrastructure.stores import env_for
+from tests.conftest import make_settings
 from tests.support.saga import checked_audit, payflow_on
 
 GUARD = 60
@@ -194,3 +201,129 @@ def test_a_sole_writer_keeps_the_transfers_it_accepts_in_its_cache(
         assert sent.transfer.id not in reads  # every saga step found it where it was accepted
     finally:
         writer.close()
+
+
+def test_a_sole_writer_never_caches_a_transfer_older_than_the_saga_left_it(
+    persistent_settings: Settings,
+) -> None:
+    """The accepting thread puts the new transfer in the cache after its commit; were
+    it descheduled there while the saga took the first steps, its older copy must not
+    replace the one the saga cached, or the saga would step a stale transfer."""
+    faults = CreditFaults()
+    writer = Ledger.build(env_for(persistent_settings, sole_writer=True), faults=faults)
+    try:
+        payflow = payflow_on(writer)
+        asha = payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
+        ravi = payflow.register("Ravi Shah", "ravi@example.com", "Passw0rd1").user.id
+        payflow.deposit(asha, Money.parse("5"))
+        faults.configure(enabled=True, transfer_ids=[transfer_id_for(asha, "k1")])
+        cache = writer.transfers.repository.cache
+        assert cache is not None
+        real_put = cache.put
+        steps_taken: list[bool] = []
+
+        def put(key: Any, value: Any) -> Any:
+            accepting = any(frame.function == "_commit" for frame in inspect.stack(0))
+            if isinstance(value, Transfer) and accepting and not steps_taken:
+                steps_taken.append(True)  # the saga debits and marks it debited meanwhile
+                writer.wallets.pull_and_process(writer.transfers.name)
+                writer.transfers.pull_and_process(writer.wallets.name)
+            return real_put(key, value)
+
+        cache.put = put  # type: ignore[method-assign]
+        sent = payflow.send(asha, Money.parse("5"), receiver_id=ravi, idempotency_key="k1")
+        writer.drain()
+
+        assert steps_taken == [True]
+        transfer = writer.transfers.get_transfer(sent.transfer.id)
+        assert transfer.status is TransferStatus.FAILED  # refused credit, refunded
+        assert transfer.was_refunded
+        assert payflow.wallet_of(asha).balance == Money.parse("5")
+        assert checked_audit(writer).violations == []
+    finally:
+        writer.close()
+
+
+def test_a_saga_step_that_does_not_fit_a_cached_transfer_asks_the_store(
+    persistent_settings: Settings,
+) -> None:
+    writer = Ledger.build(env_for(persistent_settings, sole_writer=True))
+    try:
+        payflow = payflow_on(writer)
+        asha = payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
+        ravi = payflow.register("Ravi Shah", "ravi@example.com", "Passw0rd1").user.id
+        payflow.deposit(asha, Money.parse("5"))
+        sent = payflow.send(asha, Money.parse("5"), receiver_id=ravi)
+        accepted = writer.transfers.get_transfer(sent.transfer.id)  # a copy, at version 1
+        writer.wallets.pull_and_process(writer.transfers.name)  # debited
+        writer.transfers.pull_and_process(writer.wallets.name)  # the transfer: DEBITED
+        cache = writer.transfers.repository.cache
+        assert cache is not None
+        LRUCache.put(cache, accepted.id, accepted)  # however it got there: a stale copy
+
+        writer.drain()
+
+        assert writer.transfers.get_transfer(sent.transfer.id).status is TransferStatus.COMPLETED
+        assert payflow.wallet_of(ravi).balance == Money.parse("5")
+        assert checked_audit(writer).violations == []
+    finally:
+        writer.close()
+
+
+def test_the_aggregate_cache_keeps_the_newest_version_it_was_given() -> None:
+    cache = ForwardOnlyCache(maxsize=10)
+    transfer = Transfer.initiate(uuid4(), uuid4(), uuid4(), uuid4(), Money(100))
+    older = copy.deepcopy(transfer)
+    transfer.mark_debited()
+    cache.put(transfer.id, transfer)
+    cache.put(transfer.id, older)
+    assert cache.get(transfer.id) is transfer
+    cache.get(transfer.id, evict=True)
+    cache.put(transfer.id, older)  # nothing newer cached: taken
+    assert cache.get(transfer.id) is older
+
+
+@pytest.mark.postgres
+def test_a_page_reads_the_aggregates_it_steps_in_one_round_trip(
+    tmp_path: Any, postgres_schema: str
+) -> None:
+    """Over the network (PostgreSQL), a saga page reads all the wallets and transfers
+    its steps load at once, rather than one query (or two) per aggregate; what it
+    reads is what loading each one would have given."""
+    settings = make_settings("postgres", tmp_path, postgres_schema)
+    api = Ledger.build(env_for(settings), limits=Limits(daily_count=1000))
+    saga = Ledger.build(env_for(settings), limits=Limits(daily_count=1000))  # another process
+    try:
+        payflow = payflow_on(api)
+        users = [
+            payflow.register(f"User {n}", f"user{n}@example.com", "Passw0rd1").user.id
+            for n in range(6)
+        ]
+        for user in users[:3]:
+            payflow.deposit(user, Money.parse("100"))
+        saga.drain()  # every wallet is cached in the saga's process, at some version
+        for user in users[:3]:
+            payflow.deposit(user, Money.parse("1"))  # ... and now behind the store
+        for sender, receiver in zip(users[:3], users[3:], strict=True):
+            payflow.send(sender, Money.parse("10"), receiver_id=receiver)
+            payflow.send(sender, Money.parse("5"), receiver_id=receiver)
+        one_by_one: list[Any] = []
+        for app in (saga.wallets, saga.transfers):
+            real = app.recorder.select_events
+
+            def counted(*args: Any, real: Any = real, **kwargs: Any) -> Any:
+                one_by_one.append(args)
+                return real(*args, **kwargs)
+
+            app.recorder.select_events = counted  # type: ignore[method-assign]
+
+        saga.drain()
+
+        assert one_by_one == []
+        for sender, receiver in zip(users[:3], users[3:], strict=True):
+            assert payflow.wallet_of(sender).balance == Money.parse("86")
+            assert payflow.wallet_of(receiver).balance == Money.parse("15")
+        assert checked_audit(api).violations == []
+    finally:
+        saga.close()
+        api.close()

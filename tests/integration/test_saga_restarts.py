@@ -130,17 +130,17 @@ def test_retries_a_step_when_another_process_changes_the_wallet_first(
     ravi = ids["users"][1]
     ravi_wallet = payflow_on(ledger).wallet_of(ravi).id
     other_process = Ledger.build(env_for(persistent_settings))
-    real_get = ledger.wallets.repository.get
+    real_load = ledger.wallets.load
     raced: list[bool] = []
 
-    def get_then_race(aggregate_id: Any, *args: Any, **kwargs: Any) -> Any:
-        wallet = real_get(aggregate_id, *args, **kwargs)
-        if aggregate_id == ravi_wallet and not raced and not args and not kwargs:
+    def load_then_race(aggregate_id: Any, step: Any) -> Any:
+        wallet = real_load(aggregate_id, step)
+        if aggregate_id == ravi_wallet and not raced:
             raced.append(True)  # another API process deposits between our load and save
             payflow_on(other_process).deposit(ravi, Money.parse("7"))
         return wallet
 
-    monkeypatch.setattr(ledger.wallets.repository, "get", get_then_race)
+    monkeypatch.setattr(ledger.wallets, "load", load_then_race)
     try:
         ledger.drain()
     finally:

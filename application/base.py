@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -81,6 +81,35 @@ class ForwardOnlyCache(LRUCache[UUID, Any]):
             return super().put(key, value)
 
 
+RECENT_EVENTS = 20_000  # events a process keeps for its own followers, by notification id
+
+
+class RecentEvents:
+    """The events an application committed lately in this process, by notification id.
+
+    A follower in the same process takes an event from here rather than decoding
+    what it reads back from the store: it is the same event (events are immutable,
+    and every event comes back from the store exactly as it was recorded, value
+    for value and type for type: tests/property/test_snapshots_are_exact.py). An
+    event not here (older, or committed by another process) is decoded as ever.
+    """
+
+    def __init__(self, capacity: int = RECENT_EVENTS) -> None:
+        self.capacity = capacity
+        self._events: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    def add(self, recordings: Sequence[Recording[UUID]]) -> None:
+        with self._lock:
+            for recording in recordings:
+                self._events[recording.notification.id] = recording.domain_event
+            for _ in range(len(self._events) - self.capacity):
+                del self._events[next(iter(self._events))]
+
+    def get(self, notification_id: int) -> Any:
+        return self._events.get(notification_id)
+
+
 class Snapshotting(Application[UUID]):
     """Snapshots each aggregate type it lists every ``snapshot_interval`` events.
 
@@ -98,6 +127,7 @@ class Snapshotting(Application[UUID]):
         self.snapshotting_intervals = dict.fromkeys(kinds, snapshot_interval)  # type: ignore[misc]
         if isinstance(self.repository.cache, LRUCache):
             self.repository.cache = ForwardOnlyCache(self.repository.cache.maxsize)
+        self.recent = RecentEvents()
 
     def construct_mapper(self) -> Mapper[UUID]:
         transcoder = self.construct_transcoder()
@@ -125,6 +155,7 @@ class Snapshotting(Application[UUID]):
         return recordings
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        self.recent.add(recordings)
         try:
             super()._notify(recordings)
         except Exception:
@@ -244,6 +275,29 @@ class LedgerProcess(Snapshotting, ProcessApplication[UUID]):
 
     pull_section_size = 100
     log_section_size = 100
+
+    def __init__(self, env: EnvType | None = None, *, snapshot_interval: int = SNAPSHOT_INTERVAL):
+        super().__init__(env, snapshot_interval=snapshot_interval)
+        self._recent_of: dict[str, RecentEvents] = {}
+
+    def follow_leader(self, leader: Snapshotting) -> None:
+        """Follow ``leader``'s log, taking the events it committed in this process
+        from its ``recent`` ones rather than decoding them again."""
+        self.follow(leader.name, leader.notification_log)
+        self._recent_of[leader.name] = leader.recent
+
+    def convert_notifications(self, leader_name: str, notifications: Iterable[Any]) -> list[Any]:
+        recent = self._recent_of.get(leader_name)
+        if recent is None:
+            return super().convert_notifications(leader_name, notifications)
+        mapper = self.mappers[leader_name]
+        jobs = []
+        for notification in notifications:
+            event = recent.get(notification.id)
+            if event is None:
+                event = mapper.to_domain_event(notification)
+            jobs.append((event, Tracking(leader_name, notification.id)))
+        return jobs
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         if self.previous_max_notification_id is None:  # as the library's Leader does

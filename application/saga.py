@@ -61,9 +61,9 @@ class Ledger:
             rules=webhook_rules,
             snapshot_interval=every,
         )
-        wallets.follow(transfers.name, transfers.notification_log)
-        transfers.follow(wallets.name, wallets.notification_log)
-        webhooks.follow(transfers.name, transfers.notification_log)
+        wallets.follow_leader(transfers)
+        transfers.follow_leader(wallets)
+        webhooks.follow_leader(transfers)
         return cls(accounts, wallets, transfers, webhooks)
 
     @property

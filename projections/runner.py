@@ -72,9 +72,15 @@ class Projector:
 
     @staticmethod
     def _writes(leader: Application[Any], page: Sequence[Notification]) -> list[Write]:
+        """The row changes of a page. An event the leader committed lately in this
+        process is taken as it committed it (``recent``), not decoded again."""
+        recent = getattr(leader, "recent", None)
         writes = []
         for notification in page:
-            writes.extend(writes_for(leader.mapper.to_domain_event(notification), notification.id))
+            event = None if recent is None else recent.get(notification.id)
+            if event is None:
+                event = leader.mapper.to_domain_event(notification)
+            writes.extend(writes_for(event, notification.id))
         return writes
 
     def rebuild(self) -> dict[str, int]:

@@ -91,24 +91,17 @@ def _refund_requested(event: Transfer.RefundRequested, position: int) -> list[Wr
 
 @writes_for.register
 def _failed(event: Transfer.Failed, position: int) -> list[Write]:
-    return _status(
-        event,
-        position,
-        TransferStatus.FAILED,
-        failure_reason=event.reason,
-        completed_at=stamp(event.timestamp),
-    )
+    return _ended_failed(event, position, event.reason)
 
 
 @writes_for.register
 def _refunded(event: Transfer.Refunded, position: int) -> list[Write]:
-    return _status(
-        event,
-        position,
-        TransferStatus.FAILED,
-        failure_reason=event.failure_reason,
-        completed_at=stamp(event.timestamp),
-    )
+    return _ended_failed(event, position, event.failure_reason)
+
+
+def _ended_failed(event: Transfer.Event, position: int, reason: str) -> list[Write]:
+    at = stamp(event.timestamp)
+    return _status(event, position, TransferStatus.FAILED, failure_reason=reason, completed_at=at)
 
 
 # Wallets -------------------------------------------------------------------------

@@ -34,6 +34,15 @@ from tests.support.saga import checked_audit, payflow_on
 GUARD = 60
 
 
+def asha_and_ravi(ledger: Ledger, deposit: str = "5") -> tuple[Any, Any]:
+    """Two users; Asha has ``deposit`` rupees."""
+    payflow = payflow_on(ledger)
+    asha = payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
+    ravi = payflow.register("Ravi Shah", "ravi@example.com", "Passw0rd1").user.id
+    payflow.deposit(asha, Money.parse(deposit))
+    return asha, ravi
+
+
 def stored(ledger: Ledger, aggregate: Any) -> Any:
     return ledger.wallets.mapper.to_stored_event(aggregate.collect_events()[0])
 
@@ -144,9 +153,7 @@ def test_a_sole_writer_uses_its_cache_and_a_stale_one_is_forgotten_on_conflict(
     other = Ledger.build(env_for(persistent_settings), limits=generous)
     try:
         payflow = payflow_on(writer)
-        asha = payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
-        ravi = payflow.register("Ravi Shah", "ravi@example.com", "Passw0rd1").user.id
-        payflow.deposit(asha, Money.parse("5"))
+        asha, ravi = asha_and_ravi(writer)
         payflow.send(asha, Money.parse("5"), receiver_id=ravi)
         writer.drain()
         reads: list[Any] = []
@@ -184,9 +191,7 @@ def test_a_sole_writer_keeps_the_transfers_it_accepts_in_its_cache(
     writer = Ledger.build(env_for(persistent_settings, sole_writer=True))
     try:
         payflow = payflow_on(writer)
-        asha = payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
-        ravi = payflow.register("Ravi Shah", "ravi@example.com", "Passw0rd1").user.id
-        payflow.deposit(asha, Money.parse("5"))
+        asha, ravi = asha_and_ravi(writer)
         reads: list[Any] = []
         real_select = writer.transfers.recorder.select_events
 
@@ -213,9 +218,7 @@ def test_a_sole_writer_never_caches_a_transfer_older_than_the_saga_left_it(
     writer = Ledger.build(env_for(persistent_settings, sole_writer=True), faults=faults)
     try:
         payflow = payflow_on(writer)
-        asha = payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
-        ravi = payflow.register("Ravi Shah", "ravi@example.com", "Passw0rd1").user.id
-        payflow.deposit(asha, Money.parse("5"))
+        asha, ravi = asha_and_ravi(writer)
         faults.configure(enabled=True, transfer_ids=[transfer_id_for(asha, "k1")])
         cache = writer.transfers.repository.cache
         assert cache is not None
@@ -250,9 +253,7 @@ def test_a_saga_step_that_does_not_fit_a_cached_transfer_asks_the_store(
     writer = Ledger.build(env_for(persistent_settings, sole_writer=True))
     try:
         payflow = payflow_on(writer)
-        asha = payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
-        ravi = payflow.register("Ravi Shah", "ravi@example.com", "Passw0rd1").user.id
-        payflow.deposit(asha, Money.parse("5"))
+        asha, ravi = asha_and_ravi(writer)
         sent = payflow.send(asha, Money.parse("5"), receiver_id=ravi)
         accepted = writer.transfers.get_transfer(sent.transfer.id)  # a copy, at version 1
         writer.wallets.pull_and_process(writer.transfers.name)  # debited

@@ -85,7 +85,7 @@ def create_app(container: Container, run_workers: bool = True) -> web.Applicatio
         if run_workers:
             await container.webhook_worker.stop()
         if watch is not None:
-            watch.stop()
+            await asyncio.to_thread(watch.stop)
         container.close()
 
     app.cleanup_ctx.append(lifecycle)

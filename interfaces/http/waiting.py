@@ -71,6 +71,10 @@ class TransferOutcomes(RecordingEventReceiver[UUID]):
         """Attach to the event loop the waiting requests run on."""
         self._loop = loop
 
+    def waiting(self) -> bool:
+        """Whether any request waits for an outcome now."""
+        return bool(self._waiters)
+
     def register(self, transfer_id: UUID) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters[transfer_id].append(future)
@@ -93,9 +97,16 @@ class TransferOutcomes(RecordingEventReceiver[UUID]):
 class OutcomeWatch:
     """Follows the Transfers log's terminal events for a process the saga runs apart
     from, and wakes the requests waiting on them: one query per look, however many
-    requests wait. It begins at the log's end when started; a request registers
-    before it first loads its transfer, so an outcome committed after that load is
-    past where the watch began and is seen."""
+    requests wait, and none but a look at the log's end while nobody waits.
+
+    Each look reads where the log ends first, then tells the outcomes up to there
+    and moves past them, outcomes or not (commits reach the log in the order of
+    their positions, so nothing can appear behind a look later). A request
+    registers before it first loads its transfer, so an outcome its load did not
+    see is past the end some look read after it registered. The watch takes its
+    first look on its own thread: until then, and whenever the store does not
+    answer, a waiting request's own second look (``recheck``) is the safety net.
+    """
 
     def __init__(
         self, outcomes: TransferOutcomes, recorder: Any, poll_interval: float = WATCH_POLL_SECONDS
@@ -106,33 +117,27 @@ class OutcomeWatch:
         self.loop = FollowerLoop("outcome-watch", self.look, poll_interval)
 
     def start(self) -> None:
-        self.begin()
         self.loop.start()
-
-    def begin(self) -> None:
-        """Take the log's end as where the outcomes to tell begin."""
-        self.position = self.recorder.max_notification_id() or 0
 
     def wake(self) -> None:
         self.loop.wake()
 
-    def stop(self) -> None:
-        self.loop.stop()
+    def stop(self, timeout: float = 5.0) -> None:
+        """Let the look in hand finish (blocking: call it off the event loop)."""
+        self.loop.stop(timeout)
 
     def look(self) -> None:
         """Tell the outcomes committed since the last look."""
-        if self.position is None:
+        end = self.recorder.max_notification_id() or 0
+        if self.position is None or not self.outcomes.waiting():
+            self.position = end  # nobody could be waiting for what came before
             return
-        while True:
+        while self.position < end:
             page = self.recorder.select_notifications(
-                start=self.position + 1, limit=WATCH_PAGE, topics=TERMINAL_TOPICS
+                start=self.position + 1, limit=WATCH_PAGE, stop=end, topics=TERMINAL_TOPICS
             )
-            if not page:
-                return
             self.outcomes.finished(n.originator_id for n in page)
-            self.position = page[-1].id
-            if len(page) < WATCH_PAGE:
-                return
+            self.position = page[-1].id if len(page) == WATCH_PAGE else end
 
 
 async def waited_answer(

@@ -55,13 +55,14 @@ async def test_the_watch_wakes_a_wait_for_an_outcome_committed_elsewhere(
     outcomes = TransferOutcomes()
     outcomes.bind(asyncio.get_running_loop())
     watch = OutcomeWatch(outcomes, api.transfers.recorder)
-    watch.begin()
+    watch.look()  # the first look: where the log ends
     paid = payflow.send(asha, Money.parse("40"), receiver_id=ravi)
     doomed = payflow.send(ravi, Money.parse("999"), receiver_id=asha)  # he has nothing
     waits = [outcomes.register(paid.transfer.id), outcomes.register(doomed.transfer.id)]
 
-    watch.look()  # nothing has finished yet: nobody is woken
+    watch.look()  # nothing has finished yet: nobody is woken, but the watch moves on
     assert not any(wait.done() for wait in waits)
+    assert watch.position == api.transfers.recorder.max_notification_id()
     saga.drain()  # the other process runs both sagas to the end
     watch.look()
 
@@ -110,3 +111,31 @@ async def test_an_api_apart_from_the_saga_answers_a_wait_when_the_outcome_is_com
     body = await success(answered, 201)
     assert body["transaction"]["status"] == "COMPLETED"
     assert answered.headers["Preference-Applied"] == f"wait={MAX_WAIT_SECONDS}"
+
+
+def test_the_watch_asks_only_where_the_log_ends_while_nobody_waits(
+    two_processes: tuple[Ledger, Ledger],
+) -> None:
+    api, saga = two_processes
+    payflow = payflow_on(api)
+    asha = payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
+    ravi = payflow.register("Ravi Shah", "ravi@example.com", "Passw0rd1").user.id
+    payflow.deposit(asha, Money.parse("100"))
+    watch = OutcomeWatch(TransferOutcomes(), api.transfers.recorder)
+    watch.look()
+    for _ in range(5):
+        payflow.send(asha, Money.parse("1"), receiver_id=ravi)
+    saga.drain()
+    selected: list[object] = []
+    real_select = api.transfers.recorder.select_notifications
+
+    def counted(*args: object, **kwargs: object) -> object:
+        selected.append(args)
+        return real_select(*args, **kwargs)
+
+    api.transfers.recorder.select_notifications = counted  # type: ignore[method-assign]
+
+    watch.look()
+
+    assert selected == []
+    assert watch.position == api.transfers.recorder.max_notification_id()

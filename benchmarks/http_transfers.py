@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/http_transfers.py                 # embedded (scripts/run)
     .venv/bin/python benchmarks/http_transfers.py --mode server   # scripts/server-mode
     .venv/bin/python benchmarks/http_transfers.py --seconds 20 --connections 32
+    .venv/bin/python benchmarks/http_transfers.py --rounds wait --no-pgbench  # one round
 
 Starts PayFlow as users start it (a fresh data directory, or a fresh PostgreSQL
 schema; durable commits: SQLite synchronous=FULL, PostgreSQL fsync as configured),

@@ -22,6 +22,7 @@ class Accounts(Snapshotting):
     sign-in sessions."""
 
     name = "Accounts"
+    recent_events = 0  # nothing follows the accounts' log
     snapshotting_intervals = {
         User: SNAPSHOT_INTERVAL,
         Claim: SNAPSHOT_INTERVAL,

@@ -100,6 +100,8 @@ class RecentEvents:
         self._lock = threading.Lock()
 
     def add(self, recordings: Sequence[Recording[UUID]]) -> None:
+        if not self.capacity:
+            return
         with self._lock:
             for recording in recordings:
                 self._events[recording.notification.id] = recording.domain_event
@@ -120,6 +122,8 @@ class Snapshotting(Application[UUID]):
     follower not told catches up when it next polls.
     """
 
+    recent_events = RECENT_EVENTS  # kept for followers in this process (0: nobody follows)
+
     def __init__(self, env: EnvType | None = None, *, snapshot_interval: int = SNAPSHOT_INTERVAL):
         super().__init__(env)
         kinds = type(self).snapshotting_intervals
@@ -127,7 +131,7 @@ class Snapshotting(Application[UUID]):
         self.snapshotting_intervals = dict.fromkeys(kinds, snapshot_interval)  # type: ignore[misc]
         if isinstance(self.repository.cache, LRUCache):
             self.repository.cache = ForwardOnlyCache(self.repository.cache.maxsize)
-        self.recent = RecentEvents()
+        self.recent = RecentEvents(type(self).recent_events)
 
     def construct_mapper(self) -> Mapper[UUID]:
         transcoder = self.construct_transcoder()

@@ -81,3 +81,10 @@ def test_recent_events_keep_only_the_latest_ones() -> None:
 
     recent.add([Recorded(n) for n in range(1, 6)])  # type: ignore[misc]
     assert [recent.get(n) for n in range(1, 6)] == [None, None, "event 3", "event 4", "event 5"]
+
+
+def test_an_application_nothing_follows_keeps_no_events(ledger: Ledger) -> None:
+    payflow = payflow_on(ledger)
+    payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1")
+    assert ledger.accounts.recent.get(1) is None
+    assert ledger.wallets.recent.get(1) is not None  # her wallet's opening

@@ -8,6 +8,7 @@ crashes and restarts neither skips nor repeats an event.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -155,6 +156,14 @@ class ReadStore:
     def statement(self, sql: str) -> str:
         return sql.format(t=self.table_prefix, n=self.index_prefix, create_view=self.create_view)
 
+    def prepared(self, sql: str) -> str:
+        """``statement(sql)``, formatted once per store and kept."""
+        kept: dict[str, str] = self.__dict__.setdefault("_prepared", {})
+        found = kept.get(sql)
+        if found is None:
+            found = kept[sql] = self.statement(sql)
+        return found
+
     def create_read_tables(self) -> None:
         with self.datastore.transaction(commit=True) as c:
             for ddl in TABLES:
@@ -166,9 +175,17 @@ class ReadStore:
         to somewhere short of this page's end), ``ProjectionOvertaken`` is raised and
         nothing of this page is kept: its events may be in the other's page too."""
         with self.datastore.transaction(commit=True) as c:
-            for write in writes:
-                c.execute(self.statement(write.sql), dict(write.params))
+            self._write(c, writes)
             self._move_tracking(c, tracking, after)
+
+    def _write(self, c: Any, writes: Sequence[Write]) -> None:
+        """Run the writes in order; a run of one statement goes as one executemany."""
+        for sql, run in itertools.groupby(writes, key=lambda write: write.sql):
+            params = [dict(write.params) for write in run]
+            if len(params) == 1:
+                c.execute(self.prepared(sql), params[0])
+            else:
+                c.executemany(self.prepared(sql), params)
 
     def _move_tracking(self, c: Any, tracking: Tracking, after: int) -> None:
         params = {"name": tracking.application_name, "at": tracking.notification_id}
@@ -204,8 +221,7 @@ class ReadStore:
             for leader_name, writes, last in pages:
                 if leader_name not in reached:
                     self._delete_tracking(c, leader_name)
-                for write in writes:
-                    c.execute(self.statement(write.sql), dict(write.params))
+                self._write(c, writes)
                 reached[leader_name] = last
             for leader_name, last in reached.items():
                 self._insert_tracking(c, Tracking(leader_name, last))

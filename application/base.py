@@ -17,6 +17,7 @@ from eventsourcing.persistence import IntegrityError, Mapper, Recording, StoredE
 from eventsourcing.system import ProcessApplication
 from eventsourcing.utils import EnvType
 
+from application.ports import ReadsMany
 from application.tracking import PageTracking
 from domain.transfer import read_as_refunded
 
@@ -111,6 +112,11 @@ class RecentEvents:
     def get(self, notification_id: int) -> Any:
         return self._events.get(notification_id)
 
+    def event_of(self, notification: Any, mapper: Mapper[UUID]) -> Any:
+        """The notification's event: as committed, if it is here; else decoded."""
+        event = self._events.get(notification.id)
+        return mapper.to_domain_event(notification) if event is None else event
+
 
 class Snapshotting(Application[UUID]):
     """Snapshots each aggregate type it lists every ``snapshot_interval`` events.
@@ -143,11 +149,15 @@ class Snapshotting(Application[UUID]):
         try:
             return super()._record(processing_event)
         except IntegrityError:
-            if self.repository.cache is not None:
-                for aggregate_id in processing_event.aggregates:
-                    with contextlib.suppress(KeyError):
-                        self.repository.cache.get(aggregate_id, evict=True)
+            self.forget(*processing_event.aggregates)
             raise
+
+    def forget(self, *aggregate_ids: UUID) -> None:
+        """Drop these aggregates from the cache: the next load asks the store."""
+        if self.repository.cache is not None:
+            for aggregate_id in aggregate_ids:
+                with contextlib.suppress(KeyError):
+                    self.repository.cache.get(aggregate_id, evict=True)
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """Commit the aggregates' pending events (and any events given) together."""
@@ -295,13 +305,10 @@ class LedgerProcess(Snapshotting, ProcessApplication[UUID]):
         if recent is None:
             return super().convert_notifications(leader_name, notifications)
         mapper = self.mappers[leader_name]
-        jobs = []
-        for notification in notifications:
-            event = recent.get(notification.id)
-            if event is None:
-                event = mapper.to_domain_event(notification)
-            jobs.append((event, Tracking(leader_name, notification.id)))
-        return jobs
+        return [
+            (recent.event_of(notification, mapper), Tracking(leader_name, notification.id))
+            for notification in notifications
+        ]
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         if self.previous_max_notification_id is None:  # as the library's Leader does
@@ -379,10 +386,10 @@ class LedgerProcess(Snapshotting, ProcessApplication[UUID]):
         """Load every aggregate the page's steps will load, in one round trip for all,
         where the store can (``ReadsMany``). Aggregates this process is the only
         writer of come from its cache, as ``repository.get`` would give them."""
-        reads = getattr(self.recorder, "select_events_after", None)
         snapshots = None if self.snapshots is None else self.snapshots.recorder
-        latest = getattr(snapshots, "select_latest_of", None)
-        if reads is None or (snapshots is not None and latest is None):
+        if not isinstance(self.recorder, ReadsMany) or not (
+            snapshots is None or isinstance(snapshots, ReadsMany)
+        ):
             return
         cache, fastforward = self.repository.cache, self.repository.fastforward
         bases: dict[UUID, Any] = {}
@@ -394,12 +401,12 @@ class LedgerProcess(Snapshotting, ProcessApplication[UUID]):
         if not bases:
             return
         unknown = [i for i, base in bases.items() if base is None]
-        if unknown and latest is not None:
-            for stored in latest(unknown):
+        if unknown and snapshots is not None:
+            for stored in snapshots.select_latest_of(unknown):
                 snapshot = self.mapper.to_domain_event(stored)
                 bases[snapshot.originator_id] = snapshot.mutate(None)  # type: ignore[attr-defined]
         after = {i: 0 if base is None else base.version for i, base in bases.items()}
-        for stored in reads(after):
+        for stored in self.recorder.select_events_after(after):
             event = self.mapper.to_domain_event(stored)
             aggregate_id = event.originator_id
             bases[aggregate_id] = event.mutate(bases[aggregate_id])  # type: ignore[attr-defined]

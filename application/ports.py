@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from uuid import UUID
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ class FaultSettingsStore(Protocol):
         ...
 
 
+@runtime_checkable
 class ReadsMany(Protocol):
     """A recorder that reads many aggregates' events in one round trip (a store
     across the network offers it; a local one need not)."""

@@ -284,20 +284,12 @@ class PayFlow:
         return transfer
 
     def _receiving_wallet(self, order: TransferOrder, currency: str) -> Wallet:
-        """The wallet the order pays into. A user's open wallet answers for the user
-        (wallets open at registration, and a user is never deleted), so the accounts
-        are asked only when it is not open yet, or the receiver is named by VPA."""
-        if order.receiver_id is not None:
-            try:
-                return self.wallets.get_wallet(wallet_id_for(order.receiver_id, currency))
-            except WalletNotFound:
-                pass
-        receiver = self._receiver(order.receiver_id, order.receiver_vpa)
-        return self.wallet_of(receiver.id, currency)
-
-    def _receiver(self, receiver_id: UUID | None, receiver_vpa: str | None) -> User:
-        if receiver_id is not None:
-            return self.accounts.get_user(receiver_id)
-        if receiver_vpa is not None:
-            return self.accounts.user_by_vpa(receiver_vpa)
-        raise UserNotFound("a receiver is required")
+        """The wallet the order pays into. Named by id, the receiver's open wallet
+        answers for the receiver (``wallet_of`` asks the accounts only when it is not
+        open yet); named by VPA, the accounts say whose it is."""
+        receiver_id = order.receiver_id
+        if receiver_id is None:
+            if order.receiver_vpa is None:
+                raise UserNotFound("a receiver is required")
+            receiver_id = self.accounts.user_by_vpa(order.receiver_vpa).id
+        return self.wallet_of(receiver_id, currency)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -167,7 +166,7 @@ class Transfers(LedgerProcess):
                     raise
                 # A cached copy can only be behind (a step that does not fit it may
                 # fit the stored transfer, and would otherwise be lost): ask the store.
-                self._forget(transfer_id)
+                self.forget(transfer_id)
                 transfer = self.repository.get(transfer_id)
                 move(transfer)
         except AggregateNotFoundError:
@@ -178,8 +177,3 @@ class Transfers(LedgerProcess):
             log.exception("saga step out of order for transfer %s", transfer_id)
             return
         step.collect_events(transfer)
-
-    def _forget(self, transfer_id: UUID) -> None:
-        if self.repository.cache is not None:
-            with contextlib.suppress(KeyError):
-                self.repository.cache.get(transfer_id, evict=True)

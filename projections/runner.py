@@ -77,9 +77,10 @@ class Projector:
         recent = getattr(leader, "recent", None)
         writes = []
         for notification in page:
-            event = None if recent is None else recent.get(notification.id)
-            if event is None:
+            if recent is None:
                 event = leader.mapper.to_domain_event(notification)
+            else:
+                event = recent.event_of(notification, leader.mapper)
             writes.extend(writes_for(event, notification.id))
         return writes
 

@@ -27,7 +27,7 @@ from interfaces.http.waiting import MAX_WAIT_SECONDS, OutcomeWatch, TransferOutc
 from tests.conftest import make_settings
 from tests.http.conftest import UNLIMITED, AiohttpClient
 from tests.http.support import Api, success
-from tests.support.saga import payflow_on
+from tests.support.saga import asha_and_ravi, payflow_on, record_calls
 
 GUARD = 30  # seconds: only a broken watch makes a wait below take this long
 
@@ -49,9 +49,7 @@ async def test_the_watch_wakes_a_wait_for_an_outcome_committed_elsewhere(
 ) -> None:
     api, saga = two_processes
     payflow = payflow_on(api)
-    asha = payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
-    ravi = payflow.register("Ravi Shah", "ravi@example.com", "Passw0rd1").user.id
-    payflow.deposit(asha, Money.parse("100"))
+    asha, ravi = asha_and_ravi(api)
     outcomes = TransferOutcomes()
     outcomes.bind(asyncio.get_running_loop())
     watch = OutcomeWatch(outcomes, api.transfers.recorder)
@@ -118,22 +116,13 @@ def test_the_watch_asks_only_where_the_log_ends_while_nobody_waits(
 ) -> None:
     api, saga = two_processes
     payflow = payflow_on(api)
-    asha = payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
-    ravi = payflow.register("Ravi Shah", "ravi@example.com", "Passw0rd1").user.id
-    payflow.deposit(asha, Money.parse("100"))
+    asha, ravi = asha_and_ravi(api)
     watch = OutcomeWatch(TransferOutcomes(), api.transfers.recorder)
     watch.look()
     for _ in range(5):
         payflow.send(asha, Money.parse("1"), receiver_id=ravi)
     saga.drain()
-    selected: list[object] = []
-    real_select = api.transfers.recorder.select_notifications
-
-    def counted(*args: object, **kwargs: object) -> object:
-        selected.append(args)
-        return real_select(*args, **kwargs)
-
-    api.transfers.recorder.select_notifications = counted  # type: ignore[method-assign]
+    selected = record_calls(api.transfers.recorder, "select_notifications")
 
     watch.look()
 

@@ -16,7 +16,7 @@ from eventsourcing.system import RecordingEvent, RecordingEventReceiver
 from application.saga import Ledger
 from domain.money import Money
 from domain.transfer import TransferStatus
-from tests.support.saga import checked_audit, payflow_on
+from tests.support.saga import asha_and_ravi, checked_audit, payflow_on
 
 
 class FallsOver(RecordingEventReceiver[UUID]):
@@ -42,9 +42,7 @@ def test_commands_whose_followers_fall_over_are_saved_once_and_answered(
     ledger: Ledger, deaf: FallsOver
 ) -> None:
     payflow = payflow_on(ledger)
-    asha = payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
-    ravi = payflow.register("Ravi Shah", "ravi@example.com", "Passw0rd1").user.id
-    payflow.deposit(asha, Money.parse("100"))
+    asha, ravi = asha_and_ravi(ledger)
 
     sent = payflow.send(asha, Money.parse("40"), receiver_id=ravi)  # no key: no replay
     ledger.drain()  # every saga step's commit falls over after it too

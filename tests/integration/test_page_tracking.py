@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import inspect
 import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import uuid4
 
@@ -29,22 +30,28 @@ from domain.wallet import Wallet
 from infrastructure.settings import Settings
 from infrastructure.stores import env_for
 from tests.conftest import make_settings
-from tests.support.saga import checked_audit, payflow_on
+from tests.support.saga import asha_and_ravi, checked_audit, payflow_on, record_calls
 
 GUARD = 60
 
 
-def asha_and_ravi(ledger: Ledger, deposit: str = "5") -> tuple[Any, Any]:
-    """Two users; Asha has ``deposit`` rupees."""
-    payflow = payflow_on(ledger)
-    asha = payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
-    ravi = payflow.register("Ravi Shah", "ravi@example.com", "Passw0rd1").user.id
-    payflow.deposit(asha, Money.parse(deposit))
-    return asha, ravi
-
-
 def stored(ledger: Ledger, aggregate: Any) -> Any:
     return ledger.wallets.mapper.to_stored_event(aggregate.collect_events()[0])
+
+
+@pytest.fixture
+def sole_writer(persistent_settings: Settings) -> Iterator[Callable[..., Ledger]]:
+    """Builds ledgers as ``payflow up`` runs them: the only writer of its wallets and
+    transfers, trusting its own cache."""
+    built: list[Ledger] = []
+
+    def build(**kwargs: Any) -> Ledger:
+        built.append(Ledger.build(env_for(persistent_settings, sole_writer=True), **kwargs))
+        return built[-1]
+
+    yield build
+    for ledger in built:
+        ledger.close()
 
 
 def test_a_page_is_recorded_only_where_it_began(ledger: Ledger) -> None:
@@ -153,17 +160,10 @@ def test_a_sole_writer_uses_its_cache_and_a_stale_one_is_forgotten_on_conflict(
     other = Ledger.build(env_for(persistent_settings), limits=generous)
     try:
         payflow = payflow_on(writer)
-        asha, ravi = asha_and_ravi(writer)
+        asha, ravi = asha_and_ravi(writer, "5")
         payflow.send(asha, Money.parse("5"), receiver_id=ravi)
         writer.drain()
-        reads: list[Any] = []
-        real_select = writer.wallets.recorder.select_events
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            reads.append(args)
-            return real_select(*args, **kwargs)
-
-        writer.wallets.recorder.select_events = counted  # type: ignore[method-assign]
+        reads = record_calls(writer.wallets.recorder, "select_events")
         payflow.send(asha, Money.parse("1"), receiver_id=ravi)
         writer.wallets.pull_and_process(writer.transfers.name)
         assert reads == []  # Asha's wallet came from the cache, as this process left it
@@ -186,89 +186,74 @@ def test_a_sole_writer_uses_its_cache_and_a_stale_one_is_forgotten_on_conflict(
 
 
 def test_a_sole_writer_keeps_the_transfers_it_accepts_in_its_cache(
-    persistent_settings: Settings,
+    sole_writer: Callable[..., Ledger],
 ) -> None:
-    writer = Ledger.build(env_for(persistent_settings, sole_writer=True))
-    try:
-        payflow = payflow_on(writer)
-        asha, ravi = asha_and_ravi(writer)
-        reads: list[Any] = []
-        real_select = writer.transfers.recorder.select_events
-
-        def counted(originator_id: Any, *args: Any, **kwargs: Any) -> Any:
-            reads.append(originator_id)
-            return real_select(originator_id, *args, **kwargs)
-
-        writer.transfers.recorder.select_events = counted  # type: ignore[method-assign]
-        sent = payflow.send(asha, Money.parse("5"), receiver_id=ravi)
-        writer.drain()
-        assert writer.transfers.get_transfer(sent.transfer.id).status is TransferStatus.COMPLETED
-        assert sent.transfer.id not in reads  # every saga step found it where it was accepted
-    finally:
-        writer.close()
+    writer = sole_writer()
+    payflow = payflow_on(writer)
+    asha, ravi = asha_and_ravi(writer, "5")
+    reads = record_calls(writer.transfers.recorder, "select_events")
+    sent = payflow.send(asha, Money.parse("5"), receiver_id=ravi)
+    writer.drain()
+    assert writer.transfers.get_transfer(sent.transfer.id).status is TransferStatus.COMPLETED
+    read_ids = {args[0] for args in reads}
+    assert sent.transfer.id not in read_ids  # every saga step found it where it was accepted
 
 
 def test_a_sole_writer_never_caches_a_transfer_older_than_the_saga_left_it(
-    persistent_settings: Settings,
+    sole_writer: Callable[..., Ledger],
 ) -> None:
     """The accepting thread puts the new transfer in the cache after its commit; were
     it descheduled there while the saga took the first steps, its older copy must not
     replace the one the saga cached, or the saga would step a stale transfer."""
     faults = CreditFaults()
-    writer = Ledger.build(env_for(persistent_settings, sole_writer=True), faults=faults)
-    try:
-        payflow = payflow_on(writer)
-        asha, ravi = asha_and_ravi(writer)
-        faults.configure(enabled=True, transfer_ids=[transfer_id_for(asha, "k1")])
-        cache = writer.transfers.repository.cache
-        assert cache is not None
-        real_put = cache.put
-        steps_taken: list[bool] = []
+    writer = sole_writer(faults=faults)
+    payflow = payflow_on(writer)
+    asha, ravi = asha_and_ravi(writer, "5")
+    faults.configure(enabled=True, transfer_ids=[transfer_id_for(asha, "k1")])
+    cache = writer.transfers.repository.cache
+    assert cache is not None
+    real_put = cache.put
+    steps_taken: list[bool] = []
 
-        def put(key: Any, value: Any) -> Any:
-            accepting = any(frame.function == "_commit" for frame in inspect.stack(0))
-            if isinstance(value, Transfer) and accepting and not steps_taken:
-                steps_taken.append(True)  # the saga debits and marks it debited meanwhile
-                writer.wallets.pull_and_process(writer.transfers.name)
-                writer.transfers.pull_and_process(writer.wallets.name)
-            return real_put(key, value)
+    def put(key: Any, value: Any) -> Any:
+        accepting = any(frame.function == "_commit" for frame in inspect.stack(0))
+        if isinstance(value, Transfer) and accepting and not steps_taken:
+            steps_taken.append(True)  # the saga debits and marks it debited meanwhile
+            writer.wallets.pull_and_process(writer.transfers.name)
+            writer.transfers.pull_and_process(writer.wallets.name)
+        return real_put(key, value)
 
-        cache.put = put  # type: ignore[method-assign]
-        sent = payflow.send(asha, Money.parse("5"), receiver_id=ravi, idempotency_key="k1")
-        writer.drain()
+    cache.put = put  # type: ignore[method-assign]
+    sent = payflow.send(asha, Money.parse("5"), receiver_id=ravi, idempotency_key="k1")
+    writer.drain()
 
-        assert steps_taken == [True]
-        transfer = writer.transfers.get_transfer(sent.transfer.id)
-        assert transfer.status is TransferStatus.FAILED  # refused credit, refunded
-        assert transfer.was_refunded
-        assert payflow.wallet_of(asha).balance == Money.parse("5")
-        assert checked_audit(writer).violations == []
-    finally:
-        writer.close()
+    assert steps_taken == [True]
+    transfer = writer.transfers.get_transfer(sent.transfer.id)
+    assert transfer.status is TransferStatus.FAILED  # refused credit, refunded
+    assert transfer.was_refunded
+    assert payflow.wallet_of(asha).balance == Money.parse("5")
+    assert checked_audit(writer).violations == []
 
 
 def test_a_saga_step_that_does_not_fit_a_cached_transfer_asks_the_store(
-    persistent_settings: Settings,
+    sole_writer: Callable[..., Ledger],
 ) -> None:
-    writer = Ledger.build(env_for(persistent_settings, sole_writer=True))
-    try:
-        payflow = payflow_on(writer)
-        asha, ravi = asha_and_ravi(writer)
-        sent = payflow.send(asha, Money.parse("5"), receiver_id=ravi)
-        accepted = writer.transfers.get_transfer(sent.transfer.id)  # a copy, at version 1
-        writer.wallets.pull_and_process(writer.transfers.name)  # debited
-        writer.transfers.pull_and_process(writer.wallets.name)  # the transfer: DEBITED
-        cache = writer.transfers.repository.cache
-        assert cache is not None
-        LRUCache.put(cache, accepted.id, accepted)  # however it got there: a stale copy
+    writer = sole_writer()
+    payflow = payflow_on(writer)
+    asha, ravi = asha_and_ravi(writer, "5")
+    sent = payflow.send(asha, Money.parse("5"), receiver_id=ravi)
+    accepted = writer.transfers.get_transfer(sent.transfer.id)  # a copy, at version 1
+    writer.wallets.pull_and_process(writer.transfers.name)  # debited
+    writer.transfers.pull_and_process(writer.wallets.name)  # the transfer: DEBITED
+    cache = writer.transfers.repository.cache
+    assert cache is not None
+    LRUCache.put(cache, accepted.id, accepted)  # however it got there: a stale copy
 
-        writer.drain()
+    writer.drain()
 
-        assert writer.transfers.get_transfer(sent.transfer.id).status is TransferStatus.COMPLETED
-        assert payflow.wallet_of(ravi).balance == Money.parse("5")
-        assert checked_audit(writer).violations == []
-    finally:
-        writer.close()
+    assert writer.transfers.get_transfer(sent.transfer.id).status is TransferStatus.COMPLETED
+    assert payflow.wallet_of(ravi).balance == Money.parse("5")
+    assert checked_audit(writer).violations == []
 
 
 def test_the_aggregate_cache_keeps_the_newest_version_it_was_given() -> None:
@@ -308,18 +293,12 @@ def test_a_page_reads_the_aggregates_it_steps_in_one_round_trip(
         for sender, receiver in zip(users[:3], users[3:], strict=True):
             payflow.send(sender, Money.parse("10"), receiver_id=receiver)
             payflow.send(sender, Money.parse("5"), receiver_id=receiver)
-        one_by_one: list[Any] = []
-        for app in (saga.wallets, saga.transfers):
-            real = app.recorder.select_events
-
-            def counted(*args: Any, real: Any = real, **kwargs: Any) -> Any:
-                one_by_one.append(args)
-                return real(*args, **kwargs)
-
-            app.recorder.select_events = counted  # type: ignore[method-assign]
+        wallet_reads = record_calls(saga.wallets.recorder, "select_events")
+        transfer_reads = record_calls(saga.transfers.recorder, "select_events")
 
         saga.drain()
 
+        one_by_one = wallet_reads + transfer_reads
         assert one_by_one == []
         for sender, receiver in zip(users[:3], users[3:], strict=True):
             assert payflow.wallet_of(sender).balance == Money.parse("86")

@@ -13,7 +13,7 @@ from domain.money import Money
 from domain.transfer import TransferStatus
 from infrastructure.settings import Settings
 from infrastructure.stores import env_for
-from tests.support.saga import checked_audit, payflow_on
+from tests.support.saga import asha_and_ravi, checked_audit, payflow_on
 
 
 def count_decodes(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
@@ -34,9 +34,7 @@ def test_followers_take_what_this_process_committed_without_decoding_it(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     payflow = payflow_on(ledger)
-    asha = payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
-    ravi = payflow.register("Ravi Shah", "ravi@example.com", "Passw0rd1").user.id
-    payflow.deposit(asha, Money.parse("100"))
+    asha, ravi = asha_and_ravi(ledger)
     decoded = count_decodes(ledger, monkeypatch)
 
     sent = payflow.send(asha, Money.parse("40"), receiver_id=ravi)
@@ -55,9 +53,7 @@ def test_what_another_process_committed_is_decoded_from_the_store(
     saga = Ledger.build(env_for(persistent_settings))
     try:
         payflow = payflow_on(api)
-        asha = payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1").user.id
-        ravi = payflow.register("Ravi Shah", "ravi@example.com", "Passw0rd1").user.id
-        payflow.deposit(asha, Money.parse("100"))
+        asha, ravi = asha_and_ravi(api)
         sent = payflow.send(asha, Money.parse("40"), receiver_id=ravi)  # in the API's process
         decoded = count_decodes(saga, monkeypatch)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import AsyncIterator
 
@@ -69,11 +68,11 @@ def create_app(container: Container, run_workers: bool = True) -> web.Applicatio
         container.ledger.transfers.lead(outcomes)
         watch = None
         if not run_workers:  # the saga commits elsewhere: watch the log for outcomes
-            watch = OutcomeWatch(outcomes, container.ledger.transfers.recorder)
+            transfers = container.ledger.transfers
+            watch = OutcomeWatch(outcomes, transfers.recorder, log_name=transfers.name)
             watch.start()
         container.share_commits(
-            listen=run_workers,
-            on_hint=None if watch is None else functools.partial(_wake_on, watch),
+            listen=run_workers, on_hint=None if watch is None else watch.heard_of
         )
         if container.probe is not None:
             container.probe.start()
@@ -91,11 +90,6 @@ def create_app(container: Container, run_workers: bool = True) -> web.Applicatio
     app.cleanup_ctx.append(lifecycle)
     app.cleanup_ctx.append(redis_connection)
     return app
-
-
-def _wake_on(watch: OutcomeWatch, log_name: str) -> None:
-    if log_name == "Transfers":
-        watch.wake()
 
 
 async def redis_connection(app: web.Application) -> AsyncIterator[None]:

@@ -109,10 +109,15 @@ class OutcomeWatch:
     """
 
     def __init__(
-        self, outcomes: TransferOutcomes, recorder: Any, poll_interval: float = WATCH_POLL_SECONDS
+        self,
+        outcomes: TransferOutcomes,
+        recorder: Any,
+        poll_interval: float = WATCH_POLL_SECONDS,
+        log_name: str = "Transfers",
     ) -> None:
         self.outcomes = outcomes
         self.recorder = recorder
+        self.log_name = log_name
         self.position: int | None = None
         self.loop = FollowerLoop("outcome-watch", self.look, poll_interval)
 
@@ -121,6 +126,11 @@ class OutcomeWatch:
 
     def wake(self) -> None:
         self.loop.wake()
+
+    def heard_of(self, log_name: str) -> None:
+        """Another process hints it committed to ``log_name``: look now if it is ours."""
+        if log_name == self.log_name:
+            self.wake()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Let the look in hand finish (blocking: call it off the event loop)."""

@@ -18,8 +18,9 @@ registers senders and receivers, and then runs, one after another:
 3. closed loop: every connection POSTs with ``Prefer: wait=5`` and counts the answers
    that say COMPLETED.
 
-Prints completed/s, submit p50/p99, the server's CPU seconds per transfer, and each
-rate as a ratio to pgbench's transactions/s in the same run.
+Prints completed/s, submit p50/p99, the server's CPU milliseconds per transfer and
+this load generator's per request (both share the machine's cores), and each rate
+as a ratio to pgbench's transactions/s in the same run.
 """
 
 from __future__ import annotations
@@ -189,7 +190,8 @@ class Round:
     refused: int = 0
     refusals: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
-    cpu: float = 0.0
+    cpu: float = 0.0  # the server's CPU seconds over the window
+    client_cpu: float = 0.0  # this load generator's: it shares the machine's cores
 
     def percentile(self, p: float) -> float:
         if not self.latencies:
@@ -249,6 +251,7 @@ async def run_round(
     result = Round(name, seconds)
     before = await bench.received(receivers)
     cpu_before = cpu_seconds(server.pid)
+    client_before = time.process_time()
     deadline = time.monotonic() + seconds
     headers = {"Prefer": "wait=5"} if wait else {}
 
@@ -276,6 +279,7 @@ async def run_round(
     if not wait:
         result.completed = await bench.received(receivers) - before
     result.cpu = cpu_seconds(server.pid) - cpu_before
+    result.client_cpu = time.process_time() - client_before
     settle_by = time.monotonic() + 120
     while (settled := await bench.received(receivers) - before) < result.accepted:
         if time.monotonic() > settle_by:
@@ -361,16 +365,18 @@ def main() -> None:
         print(f"pgbench tpcb-like, 16 clients: {tps:8.1f} tps")
     print(
         f"{'round':<14}{'accepted/s':>11}{'completed/s':>12}{'settled/s':>10}"
-        f"{'p50 ms':>8}{'p99 ms':>8}{'CPU ms/transfer':>16}{'refused':>8}{'vs pgbench':>11}"
+        f"{'p50 ms':>8}{'p99 ms':>8}{'CPU ms/transfer':>16}{'client CPU':>11}{'refused':>8}"
+        f"{'vs pgbench':>11}"
     )
     for r in rounds:
         done = r.completed / r.seconds
         ratio = f"{done / tps:10.2f}x" if tps else "         -"
         per = r.cpu / max(r.settled, 1) * 1000
+        client = r.client_cpu / max(r.accepted, 1) * 1000
         print(
             f"{r.name:<14}{r.accepted / r.seconds:11.1f}{done:12.1f}"
             f"{r.settled / r.seconds:10.1f}{r.percentile(0.5):8.1f}{r.percentile(0.99):8.1f}"
-            f"{per:16.2f}{r.refused:8d} {ratio}"
+            f"{per:16.2f}{client:11.2f}{r.refused:8d} {ratio}"
         )
         if r.refusals:
             print(f"  refused (status/code): {dict(r.refusals)}")

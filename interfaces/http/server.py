@@ -17,6 +17,7 @@ import uuid
 from http import HTTPStatus
 from typing import Any
 
+import uvloop
 from aiohttp import web
 from aiohttp.http_exceptions import LineTooLong
 from aiohttp.web_protocol import RequestHandler, RequestPayloadError
@@ -107,7 +108,7 @@ def serve(app: web.Application, host: str, port: int, **announced: Any) -> None:
     requests in hand are answered and the app's cleanup runs. Later signals (a
     terminal signals the whole group, and scripts/server-mode forwards one too)
     do not cut that short. ListenFailed if the address cannot be bound."""
-    asyncio.run(_serve(app, host, port, announced))
+    uvloop.run(_serve(app, host, port, announced))
 
 
 async def _serve(app: web.Application, host: str, port: int, announced: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import Application, LRUCache, ProcessingEvent
+from eventsourcing.application import Application, LRUCache, ProcessingEvent, Repository
 from eventsourcing.domain import Aggregate, DomainEvent, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Mapper, Recording, StoredEvent, Tracking
 from eventsourcing.system import ProcessApplication
@@ -56,6 +56,21 @@ class Step(ProcessingEvent[UUID]):
             else:
                 super().collect_events(obj)
         self.saved_kwargs.update(kwargs)
+
+
+def replay(aggregate: Any, events: Iterable[Any]) -> Any:
+    """The aggregate with ``events`` applied in turn (the library's projector, less its
+    per-event runtime protocol check, which costs more than applying the event)."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
+
+
+class LedgerRepository(Repository[UUID]):
+    """The library's repository, replaying with ``replay``."""
+
+    def get(self, aggregate_id: UUID, *, projector_func: Any = replay, **kwargs: Any) -> Any:
+        return super().get(aggregate_id, projector_func=projector_func, **kwargs)
 
 
 class ForwardOnlyCache(LRUCache[UUID, Any]):
@@ -135,9 +150,22 @@ class Snapshotting(Application[UUID]):
         kinds = type(self).snapshotting_intervals
         # The library reads the intervals from the instance: this one's, not the class's.
         self.snapshotting_intervals = dict.fromkeys(kinds, snapshot_interval)  # type: ignore[misc]
-        if isinstance(self.repository.cache, LRUCache):
-            self.repository.cache = ForwardOnlyCache(self.repository.cache.maxsize)
         self.recent = RecentEvents(type(self).recent_events)
+
+    def construct_repository(self) -> Repository[UUID]:
+        stock = super().construct_repository()
+        repository = LedgerRepository(
+            event_store=stock.event_store,
+            snapshot_store=stock.snapshot_store,
+            fastforward=stock.fastforward,
+            fastforward_skipping=stock.fastforward_skipping,
+            deepcopy_from_cache=stock.deepcopy_from_cache,
+        )
+        if isinstance(stock.cache, LRUCache):
+            repository.cache = ForwardOnlyCache(stock.cache.maxsize)
+        else:
+            repository.cache = stock.cache
+        return repository
 
     def construct_mapper(self) -> Mapper[UUID]:
         transcoder = self.construct_transcoder()
@@ -176,10 +204,32 @@ class Snapshotting(Application[UUID]):
             log.exception("%s committed but could not tell its followers; they poll", self.name)
 
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
-        try:
-            super()._take_snapshots(processing_event)
-        except Exception:
-            log.exception("could not snapshot an aggregate of %s; it loads from events", self.name)
+        """Snapshot each aggregate the commit took past a multiple of its interval.
+
+        An aggregate the commit left at that very version is snapshotted as it stands:
+        it is what the store now holds (its state is only ever changed by applying
+        its events, and it was just committed). One the commit took further is
+        rebuilt from the store at that version, as the library does.
+        """
+        if not self.snapshots or not self.snapshotting_intervals:
+            return
+        intervals: dict[type[Any], int] = self.snapshotting_intervals
+        for event in processing_event.events:
+            aggregate: Any = processing_event.aggregates.get(event.originator_id)
+            interval = intervals.get(type(aggregate))
+            if interval is None or event.originator_version % interval:
+                continue
+            try:
+                if aggregate.version == event.originator_version:
+                    self.snapshots.put([type(aggregate).Snapshot.take(aggregate)])
+                else:
+                    self.take_snapshot(
+                        event.originator_id, event.originator_version, projector_func=replay
+                    )
+            except Exception:
+                log.exception(
+                    "could not snapshot %s of %s; it loads from events", aggregate.id, self.name
+                )
 
 
 @dataclass

@@ -97,7 +97,7 @@ def test_a_snapshot_that_cannot_be_taken_is_logged_and_the_save_stands(
     assert app.repository.get(gauge.id).version == 1  # committed all the same
     assert app.snapshots is not None
     assert list(app.snapshots.get(gauge.id)) == []
-    assert "could not snapshot an aggregate of Gauges" in caplog.text
+    assert f"could not snapshot {gauge.id} of Gauges" in caplog.text
     assert "a float cannot be snapshotted exactly" in caplog.text
 
 

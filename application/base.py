@@ -101,18 +101,22 @@ RECENT_EVENTS = 20_000  # events a process keeps for its own followers, by notif
 
 
 class RecentEvents:
-    """The events an application committed lately in this process, by notification id.
+    """What an application committed lately in this process, by notification id.
 
-    A follower in the same process takes an event from here rather than decoding
-    what it reads back from the store: it is the same event (events are immutable,
-    and every event comes back from the store exactly as it was recorded, value
-    for value and type for type: tests/property/test_snapshots_are_exact.py). An
-    event not here (older, or committed by another process) is decoded as ever.
+    A follower in the same process takes its leader's notifications from here, and
+    their events as they were committed, rather than reading the store and decoding
+    what it reads back: it is the same event (events are immutable, and every event
+    comes back from the store exactly as it was recorded, value for value and type
+    for type: tests/property/test_snapshots_are_exact.py). A page is taken from here
+    only while its ids run on without a hole from where the follower stands: ids
+    are integers, so such a run is exactly what the store holds there. At the first
+    id not here (older, committed by another process, or not yet added by the
+    thread that committed it) the follower reads the store, as ever.
     """
 
     def __init__(self, capacity: int = RECENT_EVENTS) -> None:
         self.capacity = capacity
-        self._events: dict[int, Any] = {}
+        self._recorded: dict[int, Recording[UUID]] = {}
         self._lock = threading.Lock()
 
     def add(self, recordings: Sequence[Recording[UUID]]) -> None:
@@ -120,16 +124,31 @@ class RecentEvents:
             return
         with self._lock:
             for recording in recordings:
-                self._events[recording.notification.id] = recording.domain_event
-            for _ in range(len(self._events) - self.capacity):
-                del self._events[next(iter(self._events))]
+                self._recorded[recording.notification.id] = recording
+            for _ in range(len(self._recorded) - self.capacity):
+                del self._recorded[next(iter(self._recorded))]
 
     def get(self, notification_id: int) -> Any:
-        return self._events.get(notification_id)
+        recording = self._recorded.get(notification_id)
+        return None if recording is None else recording.domain_event
+
+    def page_after(self, after: int, limit: int, stop: int | None = None) -> list[Any]:
+        """The notifications after position ``after``, as many as run on without a
+        hole (at most ``limit``, none past ``stop``); empty if ``after + 1`` is not
+        here."""
+        last = after + limit if stop is None else min(after + limit, stop)
+        page = []
+        with self._lock:
+            for notification_id in range(after + 1, last + 1):
+                recording = self._recorded.get(notification_id)
+                if recording is None:
+                    break
+                page.append(recording.notification)
+        return page
 
     def event_of(self, notification: Any, mapper: Mapper[UUID]) -> Any:
         """The notification's event: as committed, if it is here; else decoded."""
-        event = self._events.get(notification.id)
+        event = self.get(notification.id)
         return mapper.to_domain_event(notification) if event is None else event
 
 
@@ -395,10 +414,7 @@ class LedgerProcess(Snapshotting, ProcessApplication[UUID]):
         with self.processing_lock:
             after = self.recorder.max_tracking_id(leader_name) if start is None else start
             after = after or 0
-            pages = self.pull_notifications(
-                leader_name, start=after, stop=stop, inclusive_of_start=False
-            )
-            notifications = next(iter(pages), [])
+            notifications = self._page_after(leader_name, after, stop)
             if not notifications:
                 return 0
             jobs = self.convert_notifications(
@@ -414,6 +430,21 @@ class LedgerProcess(Snapshotting, ProcessApplication[UUID]):
         self._take_snapshots(page)
         self._notify(recordings)
         return len(notifications)
+
+    def _page_after(self, leader_name: str, after: int, stop: int | None) -> Sequence[Any]:
+        """The leader's next notifications after ``after``: those it committed in this
+        process if they run on from there and hold one this follower acts on (a page
+        of only others would be read again and again), else the store's next page of
+        the ones it acts on."""
+        recent = self._recent_of.get(leader_name)
+        if recent is not None:
+            page = recent.page_after(after, self.pull_section_size, stop)
+            if page and (not self.topics or any(n.topic in self.topics for n in page)):
+                return page
+        pages = self.pull_notifications(
+            leader_name, start=after, stop=stop, inclusive_of_start=False
+        )
+        return next(iter(pages), [])
 
     def load(self, aggregate_id: UUID, step: ProcessingEvent[UUID]) -> Any:
         """The aggregate as this step has left it so far, else as it is stored: a page

@@ -48,7 +48,10 @@ class Projector:
 
     def _project_page(self, leader: Application[Any]) -> int:
         after = self.position(leader.name)
-        page = leader.recorder.select_notifications(start=after + 1, limit=self.page_size)
+        recent = getattr(leader, "recent", None)  # what it committed in this process
+        page = [] if recent is None else recent.page_after(after, self.page_size)
+        if not page:
+            page = leader.recorder.select_notifications(start=after + 1, limit=self.page_size)
         if not page:
             return 0
         try:

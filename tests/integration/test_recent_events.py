@@ -1,5 +1,6 @@
-"""Followers take the events their leader committed in this process as it committed
-them; what another process committed they decode from the store, as ever."""
+"""Followers take the notifications and events their leader committed in this process
+as it committed them; what another process committed they read and decode from the
+store, as ever."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from application.saga import Ledger
 from domain.money import Money
 from domain.transfer import TransferStatus
 from infrastructure.settings import Settings
-from infrastructure.stores import env_for
+from infrastructure.stores import env_for, read_store_env
+from projections import queries
+from projections.runner import Projector
+from projections.store import open_read_store
 from tests.support.saga import asha_and_ravi, checked_audit, payflow_on
 
 
@@ -67,16 +71,89 @@ def test_what_another_process_committed_is_decoded_from_the_store(
         api.close()
 
 
+def count_store_reads(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many notifications each read of a leader's log from the store gave."""
+    reads: list[int] = []
+    for app in (ledger.wallets, ledger.transfers, ledger.webhooks):
+        real = app.recorder.select_notifications
+
+        def counted(*args: Any, real: Any = real, **kwargs: Any) -> Any:
+            page = real(*args, **kwargs)
+            reads.append(len(page))
+            return page
+
+        monkeypatch.setattr(app.recorder, "select_notifications", counted)
+    return reads
+
+
+def test_followers_page_through_what_this_process_committed_without_the_store(
+    ledger: Ledger, store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payflow = payflow_on(ledger)
+    asha, ravi = asha_and_ravi(ledger)
+    projector = Projector(
+        open_read_store(read_store_env(store_settings)),
+        [ledger.transfers, ledger.wallets, ledger.webhooks],
+    )
+    try:
+        projector.catch_up()
+        reads = count_store_reads(ledger, monkeypatch)
+
+        sent = [payflow.send(asha, Money.parse("4"), receiver_id=ravi) for _ in range(5)]
+        ledger.drain()
+        ledger.webhooks.pull_and_process(ledger.transfers.name)
+        projector.catch_up()
+
+        assert reads  # each follower looked past the end of what it was given ...
+        assert set(reads) == {0}  # ... and the store had nothing more for it
+        for initiation in sent:
+            row = queries.transfer_row(projector.store, initiation.transfer.id)
+            assert row is not None
+            assert row.status is TransferStatus.COMPLETED
+        assert payflow.wallet_of(ravi).balance == Money.parse("20")
+        assert checked_audit(ledger).violations == []
+    finally:
+        projector.store.datastore.close()
+
+
+def test_a_page_of_events_a_follower_ignores_is_not_taken_again_and_again(
+    ledger: Ledger,
+) -> None:
+    payflow = payflow_on(ledger)
+    asha, _ = asha_and_ravi(ledger)
+    before = ledger.positions()
+
+    payflow.deposit(asha, Money.parse("10"))  # Wallets' log: nothing for Transfers to do
+    ledger.transfers.pull_and_process(ledger.wallets.name)  # returns: nothing to take
+
+    assert ledger.positions() == before
+
+
+class Recorded:
+    def __init__(self, n: int) -> None:
+        self.notification = type("N", (), {"id": n})()
+        self.domain_event = f"event {n}"
+
+
 def test_recent_events_keep_only_the_latest_ones() -> None:
     recent = RecentEvents(capacity=3)
-
-    class Recorded:
-        def __init__(self, n: int) -> None:
-            self.notification = type("N", (), {"id": n})()
-            self.domain_event = f"event {n}"
-
     recent.add([Recorded(n) for n in range(1, 6)])  # type: ignore[misc]
     assert [recent.get(n) for n in range(1, 6)] == [None, None, "event 3", "event 4", "event 5"]
+
+
+def test_a_page_from_recent_events_runs_on_from_the_position_without_a_hole() -> None:
+    recent = RecentEvents(capacity=10)
+    recent.add([Recorded(n) for n in (3, 4, 5, 7, 8)])  # type: ignore[misc]
+
+    def ids(after: int, limit: int = 10, stop: int | None = None) -> list[int]:
+        return [n.id for n in recent.page_after(after, limit, stop)]
+
+    assert ids(2) == [3, 4, 5]  # 6 is not here: the store says what is there
+    assert ids(1) == []  # nor is 2
+    assert ids(3, limit=1) == [4]
+    assert ids(2, stop=4) == [3, 4]
+    assert ids(6) == [7, 8]
+    assert ids(8) == []
 
 
 def test_an_application_nothing_follows_keeps_no_events(ledger: Ledger) -> None:

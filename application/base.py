@@ -362,6 +362,7 @@ class LedgerProcess(Snapshotting, ProcessApplication[UUID]):
     def __init__(self, env: EnvType | None = None, *, snapshot_interval: int = SNAPSHOT_INTERVAL):
         super().__init__(env, snapshot_interval=snapshot_interval)
         self._recent_of: dict[str, RecentEvents] = {}
+        self._tracked: dict[str, int] = {}  # where this process's last page of each log ended
 
     def follow_leader(self, leader: Snapshotting) -> None:
         """Follow ``leader``'s log, taking the events it committed in this process
@@ -403,17 +404,25 @@ class LedgerProcess(Snapshotting, ProcessApplication[UUID]):
                     return
                 conflicts = 0
             except IntegrityError:
-                conflicts += 1  # rolled back whole: read the tracking again, redo the page
+                conflicts += 1  # rolled back whole: read the tracking afresh, redo the page
                 if conflicts >= CONFLICT_ATTEMPTS:
                     raise
-            start = None  # every later page begins where the tracking stands
+            start = None  # every later page begins where the last one ended
 
     def process_page(self, leader_name: str, start: int | None, stop: int | None) -> int:
         """Take the next page after ``start`` (default: this follower's tracking) as one
-        step; how many notifications it held (0: nothing to do)."""
+        step; how many notifications it held (0: nothing to do).
+
+        The tracking is read from the store only when this process does not know it
+        already (where its last page of that log ended). Were that stale, because
+        another worker took pages since, the commit's compare and swap is refused
+        and the tracking is read afresh for the retry."""
         with self.processing_lock:
-            after = self.recorder.max_tracking_id(leader_name) if start is None else start
-            after = after or 0
+            if start is None:
+                start = self._tracked.get(leader_name)
+            if start is None:
+                start = self.recorder.max_tracking_id(leader_name)
+            after = start or 0
             notifications = self._page_after(leader_name, after, stop)
             if not notifications:
                 return 0
@@ -425,7 +434,12 @@ class LedgerProcess(Snapshotting, ProcessApplication[UUID]):
             self._read_ahead(page, [domain_event for domain_event, _ in jobs])
             for domain_event, _ in jobs:
                 self.policy(domain_event, page)
-            recordings = self._record(page)
+            try:
+                recordings = self._record(page)
+            except IntegrityError:
+                self._tracked.pop(leader_name, None)
+                raise
+            self._tracked[leader_name] = tracking.notification_id
             self._remember(page)
         self._take_snapshots(page)
         self._notify(recordings)

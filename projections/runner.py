@@ -33,6 +33,7 @@ class Projector:
         self.leaders = list(leaders)
         self.page_size = PAGE
         self._listeners: list[Progress] = []
+        self._projected: dict[str, int] = {}  # where this projector's last page of each log ended
         self._loop: FollowerLoop | None = None
 
     def position(self, leader_name: str) -> int:
@@ -47,7 +48,13 @@ class Projector:
         return total
 
     def _project_page(self, leader: Application[Any]) -> int:
-        after = self.position(leader.name)
+        """Project the leader's next page. Its position is read from the store only
+        when this projector does not know it (where its last page ended); were that
+        stale, the commit's compare and swap is refused and it is read afresh."""
+        after = self._projected.get(leader.name)
+        known = after is not None
+        if after is None:
+            after = self.position(leader.name)
         recent = getattr(leader, "recent", None)  # what it committed in this process
         page = [] if recent is None else recent.page_after(after, self.page_size)
         if not page:
@@ -59,8 +66,12 @@ class Projector:
         except (ProjectionOvertaken, IntegrityError):
             # Another projector (or a rebuild) recorded these positions first; ours is
             # rolled back whole. Start again from wherever the tracking now stands.
+            self._projected.pop(leader.name, None)
+            if known:  # it stood further than this projector knew: ask where, and go on
+                return self._project_page(leader)
             log.info("projection of %s overtaken at %s", leader.name, page[-1].id)
             return 0
+        self._projected[leader.name] = page[-1].id
         self._tell(leader.name, page[-1].id)
         return len(page)
 
@@ -97,6 +108,7 @@ class Projector:
                     yield leader.name, self._writes(leader, page), page[-1].id
                     start = page[-1].id + 1
 
+        self._projected.clear()
         reached = self.store.rebuild(pages())
         for name, position in reached.items():
             self._tell(name, position)

@@ -307,3 +307,32 @@ def test_a_page_reads_the_aggregates_it_steps_in_one_round_trip(
     finally:
         saga.close()
         api.close()
+
+
+def test_a_follower_reads_its_tracking_once_and_afresh_when_another_took_pages(
+    persistent_settings: Settings,
+) -> None:
+    ledgers = [Ledger.build(env_for(persistent_settings)) for _ in range(2)]
+    try:
+        mine, other = ledgers
+        payflow = payflow_on(mine)
+        asha, ravi = asha_and_ravi(mine)
+        payflow.send(asha, Money.parse("1"), receiver_id=ravi)
+        mine.wallets.pull_and_process(mine.transfers.name)  # it knows where it stands now
+        reads = record_calls(mine.wallets.recorder, "max_tracking_id")
+
+        payflow.send(asha, Money.parse("2"), receiver_id=ravi)
+        mine.wallets.pull_and_process(mine.transfers.name)
+        assert reads == []  # where its last page ended is where the next one begins
+
+        payflow.send(asha, Money.parse("4"), receiver_id=ravi)
+        other.drain()  # another process takes that step: what this one knows is stale
+        payflow.send(asha, Money.parse("8"), receiver_id=ravi)
+        mine.drain()
+
+        assert reads  # refused where it thought it stood, it read the tracking afresh
+        assert payflow.wallet_of(ravi).balance == Money.parse("15")  # each step once
+        assert checked_audit(mine).violations == []
+    finally:
+        for ledger in ledgers:
+            ledger.close()

@@ -161,3 +161,38 @@ def test_an_application_nothing_follows_keeps_no_events(ledger: Ledger) -> None:
     payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1")
     assert ledger.accounts.recent.get(1) is None
     assert ledger.wallets.recent.get(1) is not None  # her wallet's opening
+
+
+def test_a_projector_reads_its_position_once_and_afresh_when_overtaken(
+    ledger: Ledger, store_settings: Settings
+) -> None:
+    payflow = payflow_on(ledger)
+    asha, ravi = asha_and_ravi(ledger)
+    env = read_store_env(store_settings)
+    mine, other = Projector(open_read_store(env), [ledger.wallets]), None
+    try:
+        mine.catch_up()
+        reads: list[str] = []
+        real = mine.position
+        mine.position = lambda name: reads.append(name) or real(name)  # type: ignore[method-assign]
+
+        payflow.deposit(asha, Money.parse("1"))
+        mine.catch_up()
+        assert reads == []  # where its last page ended is where the next one begins
+
+        other = Projector(open_read_store(env), [ledger.wallets])
+        payflow.deposit(asha, Money.parse("2"))
+        other.catch_up()  # another projector takes that page: this one's position is stale
+        payflow.deposit(ravi, Money.parse("4"))
+        while mine.catch_up():
+            pass
+
+        assert reads == [ledger.wallets.name]  # refused once, it read the position afresh
+        assert mine.position(ledger.wallets.name) == ledger.wallets.recorder.max_notification_id()
+        balance = queries.wallet_balance(mine.store, payflow.wallet_of(ravi).id)
+        assert balance is not None
+        assert balance.balance == Money.parse("4")
+    finally:
+        mine.store.datastore.close()
+        if other is not None:
+            other.store.datastore.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -132,18 +132,29 @@ class RecentEvents:
         recording = self._recorded.get(notification_id)
         return None if recording is None else recording.domain_event
 
-    def page_after(self, after: int, limit: int, stop: int | None = None) -> list[Any]:
+    def page_after(
+        self,
+        after: int,
+        limit: int,
+        stop: int | None = None,
+        topics: Collection[str] = (),
+    ) -> list[Any]:
         """The notifications after position ``after``, as many as run on without a
-        hole (at most ``limit``, none past ``stop``); empty if ``after + 1`` is not
-        here."""
-        last = after + limit if stop is None else min(after + limit, stop)
+        hole and none past ``stop``, up to ``limit`` of them, or of those with one of
+        ``topics`` if it names any (a follower's page holds that many steps, as the
+        store's page selected by topic does); empty if ``after + 1`` is not here."""
         page = []
+        wanted = 0
         with self._lock:
-            for notification_id in range(after + 1, last + 1):
+            notification_id = after + 1
+            while wanted < limit and (stop is None or notification_id <= stop):
                 recording = self._recorded.get(notification_id)
                 if recording is None:
                     break
                 page.append(recording.notification)
+                if not topics or recording.notification.topic in topics:
+                    wanted += 1
+                notification_id += 1
         return page
 
     def event_of(self, notification: Any, mapper: Mapper[UUID]) -> Any:
@@ -452,7 +463,7 @@ class LedgerProcess(Snapshotting, ProcessApplication[UUID]):
         the ones it acts on."""
         recent = self._recent_of.get(leader_name)
         if recent is not None:
-            page = recent.page_after(after, self.pull_section_size, stop)
+            page = recent.page_after(after, self.pull_section_size, stop, self.topics)
             if page and (not self.topics or any(n.topic in self.topics for n in page)):
                 return page
         pages = self.pull_notifications(

@@ -156,6 +156,19 @@ def test_a_page_from_recent_events_runs_on_from_the_position_without_a_hole() ->
     assert ids(8) == []
 
 
+def test_a_follower_s_page_from_recent_events_holds_as_many_steps_as_the_store_s() -> None:
+    recent = RecentEvents(capacity=10)
+
+    class Noted:
+        def __init__(self, n: int, topic: str) -> None:
+            self.notification = type("N", (), {"id": n, "topic": topic})()
+            self.domain_event = f"event {n}"
+
+    recent.add([Noted(n, "step" if n % 3 == 0 else "other") for n in range(1, 10)])  # type: ignore[misc]
+    page = recent.page_after(0, limit=2, topics=("step",))
+    assert [n.id for n in page] == [1, 2, 3, 4, 5, 6]  # two steps, and what lies between
+
+
 def test_an_application_nothing_follows_keeps_no_events(ledger: Ledger) -> None:
     payflow = payflow_on(ledger)
     payflow.register("Asha Kumar", "asha@example.com", "Passw0rd1")

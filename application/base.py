@@ -6,6 +6,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
+from concurrent.futures import Future
 from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -266,72 +267,126 @@ class Snapshotting(Application[UUID]):
 class _Commit:
     events: Sequence[Any]
     aggregates: Sequence[Any]  # given to the store with their events, for its cache
-    done: bool = False
-    error: BaseException | None = None
-    recordings: list[Recording[UUID]] = field(default_factory=list)
+    outcome: Future[list[Recording[UUID]]] = field(default_factory=Future)
+
+
+COMMITS_WAITING = 4096  # callers a group commit holds waiting for the next commit, at most
+
+
+class CommitsWaiting(Exception):
+    """A group commit already holds as many callers as it may: nothing was queued."""
+
+    def __init__(self, name: str, retry_after: int = 1) -> None:
+        super().__init__(f"{name}: {COMMITS_WAITING} commits are waiting; retry in {retry_after} s")
+        self.name = name
+        self.retry_after = retry_after
 
 
 class GroupCommit:
     """Saves the aggregates of many concurrent callers in one transaction.
 
-    A caller queues what it wants saved and takes the commit lock. Whoever holds
-    the lock commits everything queued so far, its own and others', in one
-    ``save``: while one commit runs, the next callers queue behind it and go
-    together in the next one (group commit: one fsync for all of them). When that
-    shared commit is refused (one of them collided on a unique id, or the store
-    failed), each caller's events are saved on their own, so every caller gets its
-    own outcome. The aggregates' pending events are taken once, before any attempt:
-    an attempt that is refused has already taken them from the aggregates, and a
-    retry handed the aggregates again would save nothing and say it had. The
-    aggregates go to ``save`` after their events, with nothing left pending, so a
-    store that caches what it saves (the sole writer's) keeps them.
+    A caller queues what it wants saved and is given the future of its outcome;
+    one writer thread commits everything queued so far in one ``save``: while one
+    commit runs, the next callers queue behind it and go together in the next one
+    (group commit: one fsync for all of them). Nobody holds a thread while waiting
+    (``submit``); ``save`` waits for the outcome. At most ``capacity`` callers
+    wait; past that, ``CommitsWaiting`` is raised at once.
+
+    When a shared commit is refused (one of them collided on a unique id, or the
+    store failed), each caller's events are saved on their own, so every caller
+    gets its own outcome. The aggregates' pending events are taken once, before
+    any attempt: an attempt that is refused has already taken them from the
+    aggregates, and a retry handed the aggregates again would save nothing and
+    say it had. The aggregates go to ``save`` after their events, with nothing
+    left pending, so a store that caches what it saves (the sole writer's) keeps
+    them.
     """
 
-    def __init__(self, save: Callable[..., list[Recording[UUID]]]) -> None:
+    def __init__(
+        self,
+        save: Callable[..., list[Recording[UUID]]],
+        name: str = "commits",
+        capacity: int = COMMITS_WAITING,
+    ) -> None:
         self._save = save
-        self._commit_lock = threading.Lock()
-        self._queue_lock = threading.Lock()
+        self.name = name
+        self.capacity = capacity
         self._queue: list[_Commit] = []
+        self._queued = threading.Condition()
+        self._writer: threading.Thread | None = None
+        self._closed = False
+
+    def submit(self, *aggregates: Any) -> Future[list[Recording[UUID]]]:
+        """Queue ``aggregates`` to be saved (all or none) with whatever else is waiting;
+        the future of their recordings, or of the error that refused them."""
+        with self._queued:
+            if self._closed:
+                raise RuntimeError(f"{self.name} is closed")
+            if len(self._queue) >= self.capacity:
+                raise CommitsWaiting(self.name)
+            events = [event for aggregate in aggregates for event in aggregate.collect_events()]
+            mine = _Commit(events, aggregates)
+            self._queue.append(mine)
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write, name=f"payflow-{self.name}", daemon=True
+                )
+                self._writer.start()
+            self._queued.notify()
+        return mine.outcome
 
     def save(self, *aggregates: Any) -> list[Recording[UUID]]:
         """Save ``aggregates`` (all or none), together with whatever else is waiting."""
-        events = [event for aggregate in aggregates for event in aggregate.collect_events()]
-        mine = _Commit(events, aggregates)
-        with self._queue_lock:
-            self._queue.append(mine)
-        with self._commit_lock:
-            if not mine.done:
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
+        return self.submit(*aggregates).result()
+
+    def close(self) -> None:
+        """Commit what is queued, then stop the writer."""
+        with self._queued:
+            self._closed = True
+            self._queued.notify()
+            writer = self._writer
+        if writer is not None and writer is not threading.current_thread():
+            writer.join()
+
+    def _write(self) -> None:
+        while True:
+            with self._queued:
+                while not self._queue and not self._closed:
+                    self._queued.wait()
+                if not self._queue:
+                    return  # closed, and nothing is left to commit
+                batch, self._queue = self._queue, []
+            try:
                 self._commit(batch)
-        if mine.error is not None:
-            raise mine.error
-        return mine.recordings
+            except BaseException as error:  # never expected: nobody may be left waiting
+                log.exception("%s could not commit a batch of %d", self.name, len(batch))
+                for commit in batch:
+                    if not commit.outcome.done():
+                        commit.outcome.set_exception(error)
 
     def _commit(self, batch: list[_Commit]) -> None:
-        try:
-            if len(batch) > 1:
+        if len(batch) > 1:
+            try:
                 recordings = self._save(
                     *(e for commit in batch for e in commit.events),
                     *(a for commit in batch for a in commit.aggregates),
                 )
+            except Exception:  # one caller's collision, or the store: see below
+                log.debug("a group commit of %d was refused; committing each alone", len(batch))
+            else:
                 for commit in batch:
                     ids = {e.originator_id for e in commit.events}
-                    commit.recordings = [
-                        r for r in recordings if r.domain_event.originator_id in ids
-                    ]
-                    commit.done = True
+                    commit.outcome.set_result(
+                        [r for r in recordings if r.domain_event.originator_id in ids]
+                    )
                 return
-        except Exception:  # one caller's collision, or the store: see below
-            log.debug("a group commit of %d was refused; committing each alone", len(batch))
         # Each caller its own commit, and its own outcome (its collision, the store's
         # error): nobody is told "saved" for a commit that did not happen.
         for commit in batch:
             try:
-                commit.recordings = self._save(*commit.events, *commit.aggregates)
+                commit.outcome.set_result(self._save(*commit.events, *commit.aggregates))
             except BaseException as error:  # the caller it belongs to raises it
-                commit.error = error
-            commit.done = True
+                commit.outcome.set_exception(error)
 
 
 def retry_on_conflict(attempt: Callable[[], T], attempts: int = CONFLICT_ATTEMPTS) -> T:

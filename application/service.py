@@ -10,6 +10,7 @@ never refused; the same key for a different request is an IdempotencyConflict.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -222,6 +223,20 @@ class PayFlow:
             lambda: self.earlier_transfer(order),
             lambda: self.transfers.initiate(self._request_for(order)),
         )
+
+    def begin_place(self, order: TransferOrder) -> Initiation | Future[Initiation]:
+        """``place`` without waiting for the commit: the replay of the transfer the
+        order's key started, at once, or the future of the new transfer's acceptance
+        (see ``Transfers.begin``; if it raises IntegrityError, a twin request with the
+        same key was accepted first, and ``place`` answers with it)."""
+
+        def earlier() -> Initiation | Future[Initiation] | None:
+            return self.earlier_transfer(order)
+
+        def act() -> Initiation | Future[Initiation]:
+            return self.transfers.begin(self._request_for(order))
+
+        return replay_first(earlier, act)
 
     def earlier_transfer(self, order: TransferOrder) -> Initiation | None:
         """The transfer already accepted under the order's key, or None;

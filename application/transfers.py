@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -63,10 +64,23 @@ class Transfers(LedgerProcess):
 
     def __init__(self, env: EnvType | None = None, *, snapshot_interval: int = SNAPSHOT_INTERVAL):
         super().__init__(env, snapshot_interval=snapshot_interval)
-        self.initiations = GroupCommit(self.save)  # concurrent requests share a commit
+        # Concurrent requests share a commit, made by one writer thread.
+        self.initiations = GroupCommit(self.save, name="initiations")
 
     def initiate(self, request: TransferRequest) -> Initiation:
         """Accept a transfer; with a key, a second identical request replays the first."""
+        try:
+            return self.begin(request).result()
+        except IntegrityError:
+            if request.idempotency_key is None:
+                raise
+            return self._replay(request)  # a concurrent twin was committed first
+
+    def begin(self, request: TransferRequest) -> Future[Initiation]:
+        """Queue the transfer for the next commit without waiting for it: the future of
+        its acceptance. A key already used is answered at once (its replay, or
+        IdempotencyConflict); a twin with the same key committed meanwhile makes
+        the future raise IntegrityError (``initiate`` then answers with the twin)."""
         transfer = Transfer.initiate(
             sender_id=request.sender_id,
             receiver_id=request.receiver_id,
@@ -77,22 +91,37 @@ class Transfers(LedgerProcess):
             idempotency_key=request.idempotency_key,
             wait_until=request.wait_until,
         )
-        if request.idempotency_key is None:
-            self.initiations.save(transfer)
-            return Initiation(transfer, replayed=False)
-        earlier = self.initiated(transfer.id)
-        if earlier is None:
-            try:
-                self.initiations.save(transfer)
-                return Initiation(transfer, replayed=False)
-            except IntegrityError:
-                earlier = self.initiated(transfer.id)  # a concurrent twin won
-                assert earlier is not None
+        accepted: Future[Initiation] = Future()
+        accepted.set_running_or_notify_cancel()  # a caller who stops waiting cannot undo it
+        if request.idempotency_key is not None and self.initiated(transfer.id) is not None:
+            accepted.set_result(self._replay(request))
+            return accepted
+
+        def settle(commit: Future[Any]) -> None:
+            error = commit.exception()
+            if error is None:
+                accepted.set_result(Initiation(transfer, replayed=False))
+            else:
+                accepted.set_exception(error)
+
+        self.initiations.submit(transfer).add_done_callback(settle)
+        return accepted
+
+    def _replay(self, request: TransferRequest) -> Initiation:
+        """The transfer accepted earlier under the request's key, if it is the same."""
+        assert request.idempotency_key is not None
+        transfer_id = Transfer.create_id(request.sender_id, request.idempotency_key)
+        earlier = self.initiated(transfer_id)
+        assert earlier is not None
         if not request.matches(earlier):
             raise IdempotencyConflict(
                 f"idempotency key {request.idempotency_key!r} was used for another transfer"
             )
         return Initiation(earlier, replayed=True)
+
+    def close(self) -> None:
+        self.initiations.close()
+        super().close()
 
     def get_transfer(self, transfer_id: UUID) -> Transfer:
         try:

@@ -11,6 +11,7 @@ new one is refused (``deferred_refusal``).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Callable
@@ -19,8 +20,10 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from aiohttp import web
+from eventsourcing.persistence import IntegrityError
 
 from application.service import TransferOrder
+from application.transfers import Initiation
 from domain.money import Money
 from infrastructure import response_cache as cache
 from infrastructure.response_cache import CachedResponse, fingerprint
@@ -83,7 +86,7 @@ async def create_transaction(request: web.Request) -> web.Response:
     if cached is not None:  # the first answer as it was sent
         return ok(cached.data, status=cached.status, headers=_replayed(True))
     payflow = container(request).payflow
-    initiation = await _admitted(request, payflow.place, payflow.earlier_transfer, order)
+    initiation = await _placed(request, order)
     transfer, headers = initiation.transfer, _replayed(initiation.replayed)
     if transfer.wait_until is not None:  # the first request waited: its replays answer alike
         as_of = functools.partial(blocking, request, payflow.transfer_for, user_id, transfer.id)
@@ -94,6 +97,20 @@ async def create_transaction(request: web.Request) -> web.Response:
     if not initiation.replayed:
         await _keep(request, user_id, cache.TRANSFER, key, CachedResponse(201, data, asked))
     return ok(data, status=201, headers=headers)
+
+
+async def _placed(request: web.Request, order: TransferOrder) -> Initiation:
+    """The transfer the order starts, or the one its key started. The checks run on a
+    command thread; the commit is awaited here, holding no thread, so as many
+    transfers as arrive while one commit runs share the next."""
+    payflow = container(request).payflow
+    placed = await _admitted(request, payflow.begin_place, payflow.earlier_transfer, order)
+    if isinstance(placed, Initiation):
+        return placed
+    try:
+        return await asyncio.wrap_future(placed)
+    except IntegrityError:  # a twin with the same key was accepted first: its answer is ours
+        return await blocking(request, payflow.place, order)
 
 
 def _transfer_order(

@@ -18,6 +18,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
+from application.base import CommitsWaiting
 from domain import errors as domain
 from infrastructure.bulkhead import Overloaded, TooMuchAtOnce
 from infrastructure.tokens import ExpiredToken, InvalidToken
@@ -141,7 +142,7 @@ def _infrastructure_error(error: Exception) -> ApiError | None:
             "Too many of your requests at once; wait for the earlier ones",
             headers={"Retry-After": "1"},
         )
-    if isinstance(error, Overloaded):
+    if isinstance(error, Overloaded | CommitsWaiting):
         return ApiError(
             503,
             ErrorCode.OVERLOADED,

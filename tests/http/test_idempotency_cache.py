@@ -55,7 +55,7 @@ def store_must_not_answer(client: TestClient, monkeypatch: pytest.MonkeyPatch) -
         raise AssertionError("the request reached the event store")
 
     payflow = client.app[CONTAINER].payflow
-    monkeypatch.setattr(payflow, "place", refuse)
+    monkeypatch.setattr(payflow, "begin_place", refuse)
     monkeypatch.setattr(payflow, "deposit", refuse)
 
 
@@ -63,7 +63,7 @@ def store_calls(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> list[str
     """Record each call of the use cases (they still run)."""
     calls: list[str] = []
     payflow = client.app[CONTAINER].payflow
-    for name in ("place", "deposit"):
+    for name in ("begin_place", "deposit"):
         real = getattr(payflow, name)
 
         def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
@@ -165,7 +165,7 @@ async def test_a_key_reused_for_another_transfer_is_answered_by_the_store(
     repeated = await api.send(asha, body, key="k")
 
     await failure(reused, status, code)
-    assert calls == ["place"]  # the reuse went to the store; the true repeat did not
+    assert calls == ["begin_place"]  # the reuse went to the store; the true repeat did not
     assert await success(repeated, 201) == original
     assert await api.balance(asha) == Decimal(70)
 
@@ -181,7 +181,7 @@ async def test_the_same_transfer_named_otherwise_is_replayed_by_the_store(
 
     by_handle = await api.send(asha, {"receiverVpa": ravi.vpa, "amount": 30}, key="k")
 
-    assert calls == ["place"]  # another fingerprint: not the cached answer
+    assert calls == ["begin_place"]  # another fingerprint: not the cached answer
     assert by_handle.headers[REPLAYED] == "true"
     assert await success(by_handle, 201) == original
 
@@ -219,7 +219,7 @@ async def test_with_redis_unreachable_commands_work_and_repeats_come_from_the_st
     deposit_again = await deposit(api, asha, 100, "topup")
     send_again = await api.send(asha, body, key="send-1")
 
-    assert calls == ["deposit", "place"]
+    assert calls == ["deposit", "begin_place"]
     assert send_again.headers[REPLAYED] == "true"
     assert await success(send_again, 201) == first
     assert await success(deposit_again) == paid_in | {"idempotent": True}

@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError
 
-from application.base import GroupCommit
+from application.base import CommitsWaiting, GroupCommit
 
 GUARD = 30
 
@@ -129,3 +129,57 @@ def test_when_the_store_fails_every_caller_is_told_and_none_is_told_saved() -> N
     outcomes = in_threads(group, [[Thing()] for _ in range(6)])
     assert all(isinstance(o, OperationalError) for o in outcomes)
     assert store.saved == set()
+
+
+def test_a_caller_is_given_the_future_of_its_commit_without_waiting_for_it() -> None:
+    store = Store()
+    group = GroupCommit(store.save)
+    store.release.clear()
+    thing = Thing()
+
+    outcome = group.submit(thing)  # returns while the commit is held
+
+    assert store.entered.wait(GUARD)
+    assert not outcome.done()
+    store.release.set()
+    assert outcome.result(GUARD) == []
+    assert store.saved == {thing.id}
+
+
+def test_past_its_capacity_a_caller_is_refused_at_once_and_nothing_is_queued() -> None:
+    store = Store()
+    group = GroupCommit(store.save, name="initiations", capacity=2)
+    store.release.clear()
+    group.submit(Thing())
+    assert store.entered.wait(GUARD)  # in the commit; two more may wait
+    waiting = [group.submit(Thing()), group.submit(Thing())]
+    refused = Thing()
+
+    with pytest.raises(CommitsWaiting, match="initiations"):
+        group.submit(refused)
+
+    store.release.set()
+    for outcome in waiting:
+        outcome.result(GUARD)
+    assert refused.id not in store.saved
+    assert refused.collect_events() != []  # its events were left with it, unsaved
+
+
+def test_closing_commits_what_is_queued_then_refuses_more() -> None:
+    store = Store()
+    group = GroupCommit(store.save)
+    store.release.clear()
+    first = group.submit(Thing())
+    assert store.entered.wait(GUARD)
+    queued = group.submit(Thing())
+    closer = threading.Thread(target=group.close)
+    closer.start()
+    store.release.set()
+    closer.join(GUARD)
+
+    assert not closer.is_alive()
+    assert first.done()
+    assert queued.done()
+    assert queued.exception() is None
+    with pytest.raises(RuntimeError, match="closed"):
+        group.submit(Thing())

@@ -1,0 +1,130 @@
+"""Transfers wait for their commit without holding a command thread, so everything that
+arrives while one commit runs goes in the next; past the writer's queue, 503 at once."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from application.base import GroupCommit
+from infrastructure.settings import Settings
+from interfaces.http.keys import CONTAINER
+from tests.conftest import make_settings
+from tests.http.conftest import UNLIMITED
+from tests.http.support import Account, Api, failure, success
+
+GUARD = 30.0
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    # Two command threads: were each transfer to hold one until its commit, no more
+    # than two could ever wait for a commit.
+    return make_settings("memory", tmp_path, PAYFLOW_WORKER_THREADS="2", **UNLIMITED)
+
+
+class HeldCommits:
+    """The initiations' commits, each held until released; counts what each saved."""
+
+    def __init__(self, group: GroupCommit) -> None:
+        self.group = group
+        self.sizes: list[int] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        real = group._save
+
+        def held(*objs: Any) -> Any:
+            self.entered.set()
+            assert self.release.wait(GUARD)
+            recordings = real(*objs)
+            self.sizes.append(len(recordings))
+            return recordings
+
+        group._save = held
+
+    async def until_queued(self, n: int) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + GUARD
+        while len(self.group._queue) < n:
+            assert loop.time() < deadline, f"{len(self.group._queue)} queued, not {n}"
+            await asyncio.sleep(0.005)
+
+
+@pytest.fixture
+def held(client: TestClient) -> Iterator[HeldCommits]:
+    commits = HeldCommits(client.app[CONTAINER].ledger.transfers.initiations)
+    yield commits
+    commits.release.set()
+
+
+async def first_in_commit(
+    api: Api, sender: Account, body: dict[str, Any], held: HeldCommits
+) -> Any:
+    first = asyncio.ensure_future(api.send(sender, body))
+    while not held.entered.is_set():
+        await asyncio.sleep(0.005)
+    return first
+
+
+async def test_transfers_waiting_for_a_commit_hold_no_thread_and_share_the_next(
+    api: Api, asha: Account, ravi: Account, held: HeldCommits
+) -> None:
+    await api.deposit(asha, "100")
+    body = {"receiverId": ravi.user_id, "amount": 1}
+    first = await first_in_commit(api, asha, body, held)
+
+    rest = [asyncio.ensure_future(api.send(asha, body | {"amount": 2})) for _ in range(10)]
+    await held.until_queued(10)  # ten queued behind the commit, on two command threads
+    held.release.set()
+
+    answers = [await success(r, 201) for r in [await first, *await asyncio.gather(*rest)]]
+    assert held.sizes == [1, 10]  # the one in progress, then all who queued behind it
+    assert len({a["transaction"]["transactionId"] for a in answers}) == 11
+
+
+async def test_past_the_writer_s_queue_a_transfer_is_refused_at_once_and_nothing_moves(
+    client: TestClient, api: Api, asha: Account, ravi: Account, held: HeldCommits
+) -> None:
+    await api.deposit(asha, "100")
+    held.group.capacity = 2
+    body = {"receiverId": ravi.user_id, "amount": 5}
+    first = await first_in_commit(api, asha, body, held)
+    queued = [asyncio.ensure_future(api.send(asha, body)) for _ in range(2)]
+    await held.until_queued(2)
+
+    refused = await api.send(asha, body)
+
+    error = await failure(refused, 503, 5007)
+    assert "busy" in error["message"]
+    assert refused.headers["Retry-After"] == "1"
+    held.release.set()
+    for response in [await first, *await asyncio.gather(*queued)]:
+        await success(response, 201)
+    ledger = client.app[CONTAINER].ledger
+    ledger.drain()
+    assert await api.balance(asha) == 85  # three transfers moved; the refused one did not
+
+
+async def test_twins_with_one_key_in_one_commit_are_one_transfer(
+    client: TestClient, api: Api, asha: Account, ravi: Account, held: HeldCommits
+) -> None:
+    await api.deposit(asha, "100")
+    body = {"receiverId": ravi.user_id, "amount": 7}
+    first = await first_in_commit(api, asha, body | {"amount": 1}, held)
+    twins = [asyncio.ensure_future(api.send(asha, body, key="rent")) for _ in range(2)]
+    await held.until_queued(2)  # both checked before either was recorded
+    held.release.set()
+
+    await success(await first, 201)
+    answers = [await r for r in twins]
+    data = [await success(r, 201) for r in answers]
+    assert data[0] == data[1]  # one transfer, answered alike
+    assert sorted(r.headers.get("X-Idempotent-Replayed", "") for r in answers) == ["", "true"]
+    client.app[CONTAINER].ledger.drain()
+    assert await api.balance(asha) == 92

@@ -99,13 +99,25 @@ class Transfers(LedgerProcess):
 
         def settle(commit: Future[Any]) -> None:
             error = commit.exception()
-            if error is None:
+            if error is None or self._committed_after_all(transfer, request, error):
                 accepted.set_result(Initiation(transfer, replayed=False))
             else:
                 accepted.set_exception(error)
 
         self.initiations.submit(transfer).add_done_callback(settle)
         return accepted
+
+    def _committed_after_all(
+        self, transfer: Transfer, request: TransferRequest, error: BaseException
+    ) -> bool:
+        """Whether a keyless transfer refused as a duplicate is in the store: a shared
+        commit that reported failure may have been made all the same (its answer was
+        lost), and the transfer's retry alone then collides with itself. Nothing else
+        can hold its random id. (A keyed one is answered by ``_replay``.)"""
+        if request.idempotency_key is not None or not isinstance(error, IntegrityError):
+            return False
+        stored = self.initiated(transfer.id)
+        return stored is not None and request.matches(stored)
 
     def _replay(self, request: TransferRequest) -> Initiation:
         """The transfer accepted earlier under the request's key, if it is the same."""

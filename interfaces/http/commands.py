@@ -109,7 +109,10 @@ async def _placed(request: web.Request, order: TransferOrder) -> Initiation:
         return placed
     try:
         return await asyncio.wrap_future(placed)
-    except IntegrityError:  # a twin with the same key was accepted first: its answer is ours
+    except IntegrityError:
+        if order.idempotency_key is None:
+            raise  # not a twin: the store refused it, and the answer says so
+        # A twin with the same key was accepted first: its answer is this one's too.
         return await blocking(request, payflow.place, order)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from eventsourcing.persistence import OperationalError
 
 from application.base import GroupCommit
 from infrastructure.settings import Settings
@@ -18,6 +19,7 @@ from interfaces.http.keys import CONTAINER
 from tests.conftest import make_settings
 from tests.http.conftest import UNLIMITED
 from tests.http.support import Account, Api, failure, success
+from tests.support.saga import checked_audit
 
 GUARD = 30.0
 
@@ -128,3 +130,36 @@ async def test_twins_with_one_key_in_one_commit_are_one_transfer(
     assert sorted(r.headers.get("X-Idempotent-Replayed", "") for r in answers) == ["", "true"]
     client.app[CONTAINER].ledger.drain()
     assert await api.balance(asha) == 92
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+async def test_a_shared_commit_made_though_the_store_said_it_failed_moves_each_transfer_once(
+    client: TestClient, api: Api, asha: Account, ravi: Account, held: HeldCommits, keyed: bool
+) -> None:
+    await api.deposit(asha, "100")
+    group = held.group
+    committing = group._save
+
+    def made_but_unanswered(*objs: Any) -> Any:
+        if len(objs) > 2:  # the shared commit of the three queued: made, its answer lost
+            group._save = committing
+            committing(*objs)
+            raise OperationalError("server closed the connection unexpectedly")
+        return committing(*objs)
+
+    group._save = made_but_unanswered
+    first = await first_in_commit(api, asha, {"receiverId": ravi.user_id, "amount": 1}, held)
+    body = {"receiverId": ravi.user_id, "amount": 10}
+    keys = [f"k{n}" if keyed else None for n in range(3)]
+    rest = [asyncio.ensure_future(api.send(asha, body, key=key)) for key in keys]
+    await held.until_queued(3)
+    held.release.set()
+
+    answers = [await first, *await asyncio.gather(*rest)]
+    ids = {(await success(r, 201))["transaction"]["transactionId"] for r in answers}
+    assert len(ids) == 4  # each told its own transfer was accepted, and it was, once
+    ledger = client.app[CONTAINER].ledger
+    ledger.drain()
+    assert await api.balance(asha) == 69
+    assert await api.balance(ravi) == 31
+    assert checked_audit(ledger).violations == []

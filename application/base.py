@@ -358,11 +358,11 @@ class GroupCommit:
                 batch, self._queue = self._queue, []
             try:
                 self._commit(batch)
-            except BaseException as error:  # never expected: nobody may be left waiting
+            except BaseException:  # never expected: nobody may be left waiting
                 log.exception("%s could not commit a batch of %d", self.name, len(batch))
                 for commit in batch:
                     if not commit.outcome.done():
-                        commit.outcome.set_exception(error)
+                        commit.outcome.set_exception(RuntimeError(f"{self.name} failed"))
 
     def _commit(self, batch: list[_Commit]) -> None:
         if len(batch) > 1:
@@ -385,7 +385,7 @@ class GroupCommit:
         for commit in batch:
             try:
                 commit.outcome.set_result(self._save(*commit.events, *commit.aggregates))
-            except BaseException as error:  # the caller it belongs to raises it
+            except Exception as error:  # the caller it belongs to raises it
                 commit.outcome.set_exception(error)
 
 

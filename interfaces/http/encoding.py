@@ -8,9 +8,9 @@ import simplejson
 
 
 def _exact(value: Any) -> Any:
-    if isinstance(value, Decimal):
+    if isinstance(value, Decimal) and value.is_finite():
         return orjson.Fragment(str(value))  # written as it stands: a number, exactly
-    raise TypeError
+    raise TypeError  # simplejson's answer, as before (JSON has no NaN or Infinity)
 
 
 def dumps(payload: Any) -> str:

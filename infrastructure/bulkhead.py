@@ -24,10 +24,11 @@ and none gets an answer computed before it asked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -98,6 +99,7 @@ class _Party:
     turns: asyncio.Semaphore
     waiting: int = 0
     present: int = 0  # calls of this party running or waiting
+    held_off: int = 0  # calls of this party waiting off the pool (``waiting_off``)
 
 
 class FairShare:
@@ -142,6 +144,26 @@ class FairShare:
             finally:
                 held.turns.release()
         finally:
+            held.present -= 1
+            if not held.present:
+                del self._parties[party]
+
+    @contextlib.contextmanager
+    def waiting_off(self, party: str) -> Iterator[None]:
+        """Count one of ``party``'s calls as held for as long as it waits off the pool
+        (a transfer waiting for its commit holds no thread); at most ``share + line``
+        at once, and TooMuchAtOnce past that, before anything is done."""
+        held = self._parties.get(party) or self._parties.setdefault(
+            party, _Party(asyncio.Semaphore(self.share))
+        )
+        if held.held_off >= self.share + self.line:
+            raise TooMuchAtOnce(self.pool.name)
+        held.held_off += 1
+        held.present += 1
+        try:
+            yield
+        finally:
+            held.held_off -= 1
             held.present -= 1
             if not held.present:
                 del self._parties[party]

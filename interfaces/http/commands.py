@@ -28,7 +28,7 @@ from domain.money import Money
 from infrastructure import response_cache as cache
 from infrastructure.response_cache import CachedResponse, fingerprint
 from interfaces.http import render
-from interfaces.http.context import blocking, caller, container
+from interfaces.http.context import SHARES, blocking, caller, container, party
 from interfaces.http.errors import ApiError, ErrorCode
 from interfaces.http.jsonio import ok, read_json
 from interfaces.http.keys import OUTCOMES
@@ -104,16 +104,19 @@ async def _placed(request: web.Request, order: TransferOrder) -> Initiation:
     command thread; the commit is awaited here, holding no thread, so as many
     transfers as arrive while one commit runs share the next."""
     payflow = container(request).payflow
-    placed = await _admitted(request, payflow.begin_place, payflow.earlier_transfer, order)
-    if isinstance(placed, Initiation):
-        return placed
-    try:
-        return await asyncio.wrap_future(placed)
-    except IntegrityError:
-        if order.idempotency_key is None:
-            raise  # not a twin: the store refused it, and the answer says so
-        # A twin with the same key was accepted first: its answer is this one's too.
-        return await blocking(request, payflow.place, order)
+    # A party's transfers waiting for their commit are bounded as its calls on the
+    # command threads are: refused (429) before anything is queued, never after.
+    with request.app[SHARES].commands.waiting_off(party(request)):
+        placed = await _admitted(request, payflow.begin_place, payflow.earlier_transfer, order)
+        if isinstance(placed, Initiation):
+            return placed
+        try:
+            return await asyncio.wrap_future(placed)
+        except IntegrityError:
+            if order.idempotency_key is None:
+                raise  # not a twin: the store refused it, and the answer says so
+            # A twin with the same key was accepted first: its answer is this one's too.
+            return await blocking(request, payflow.place, order)
 
 
 def _transfer_order(

@@ -15,6 +15,7 @@ from eventsourcing.persistence import OperationalError
 
 from application.base import GroupCommit
 from infrastructure.settings import Settings
+from interfaces.http.context import SHARES
 from interfaces.http.keys import CONTAINER
 from tests.conftest import make_settings
 from tests.http.conftest import UNLIMITED
@@ -163,3 +164,28 @@ async def test_a_shared_commit_made_though_the_store_said_it_failed_moves_each_t
     assert await api.balance(asha) == 69
     assert await api.balance(ravi) == 31
     assert checked_audit(ledger).violations == []
+
+
+async def test_one_party_s_transfers_waiting_for_commits_are_bounded_and_others_go_on(
+    client: TestClient, api: Api, asha: Account, ravi: Account, held: HeldCommits
+) -> None:
+    await api.deposit(asha, "100")
+    await api.deposit(ravi, "100")
+    share = client.app[SHARES].commands
+    share.line = 1  # with a share of one thread: two of a party's calls at once
+    body = {"receiverId": ravi.user_id, "amount": 3}
+    first = await first_in_commit(api, asha, body, held)
+    second = asyncio.ensure_future(api.send(asha, body))
+    await held.until_queued(1)
+
+    refused = await api.send(asha, body)
+    others = asyncio.ensure_future(api.send(ravi, {"receiverId": asha.user_id, "amount": 2}))
+    await held.until_queued(2)  # another party's transfer still queues
+
+    await failure(refused, 429, 4001)
+    assert refused.headers["Retry-After"] == "1"
+    held.release.set()
+    for response in (await first, await second, await others):
+        await success(response, 201)
+    client.app[CONTAINER].ledger.drain()
+    assert await api.balance(asha) == 96  # two of hers moved (6), one of his came in (2)

@@ -143,7 +143,9 @@ class RecentEvents:
         """The notifications after position ``after``, as many as run on without a
         hole and none past ``stop``, up to ``limit`` of them, or of those with one of
         ``topics`` if it names any (a follower's page holds that many steps, as the
-        store's page selected by topic does); empty if ``after + 1`` is not here."""
+        store's page selected by topic does); empty if ``after + 1`` is not here, or
+        if the run holds none of ``topics`` (such a page would be taken again and
+        again: the store's page, selected by topic, passes over them)."""
         page = []
         wanted = 0
         with self._lock:
@@ -156,7 +158,7 @@ class RecentEvents:
                 if not topics or recording.notification.topic in topics:
                     wanted += 1
                 notification_id += 1
-        return page
+        return page if wanted else []
 
     def event_of(self, notification: Any, mapper: Mapper[UUID]) -> Any:
         """The notification's event: as committed, if it is here; else decoded."""
@@ -182,6 +184,19 @@ class Snapshotting(Application[UUID]):
         # The library reads the intervals from the instance: this one's, not the class's.
         self.snapshotting_intervals = dict.fromkeys(kinds, snapshot_interval)  # type: ignore[misc]
         self.recent = RecentEvents(type(self).recent_events)
+
+    def notifications_after(
+        self, after: int, limit: int, stop: int | None = None, topics: Sequence[str] = ()
+    ) -> Sequence[Any]:
+        """This application's next notifications after position ``after``: up to
+        ``limit`` (of ``topics``, if it names any), none past ``stop``; those it
+        committed in this process if they run on from there, else the store's."""
+        page = self.recent.page_after(after, limit, stop, topics)
+        if page:
+            return page
+        return self.recorder.select_notifications(
+            start=after + 1, limit=limit, stop=stop, topics=topics
+        )
 
     def construct_repository(self) -> Repository[UUID]:
         stock = super().construct_repository()
@@ -427,22 +442,22 @@ class LedgerProcess(Snapshotting, ProcessApplication[UUID]):
 
     def __init__(self, env: EnvType | None = None, *, snapshot_interval: int = SNAPSHOT_INTERVAL):
         super().__init__(env, snapshot_interval=snapshot_interval)
-        self._recent_of: dict[str, RecentEvents] = {}
+        self._leaders: dict[str, Snapshotting] = {}  # followed in this process
         self._tracked: dict[str, int] = {}  # where this process's last page of each log ended
 
     def follow_leader(self, leader: Snapshotting) -> None:
-        """Follow ``leader``'s log, taking the events it committed in this process
-        from its ``recent`` ones rather than decoding them again."""
+        """Follow ``leader``'s log, taking the notifications and events it committed
+        in this process from its ``recent`` ones rather than from the store."""
         self.follow(leader.name, leader.notification_log)
-        self._recent_of[leader.name] = leader.recent
+        self._leaders[leader.name] = leader
 
     def convert_notifications(self, leader_name: str, notifications: Iterable[Any]) -> list[Any]:
-        recent = self._recent_of.get(leader_name)
-        if recent is None:
+        leader = self._leaders.get(leader_name)
+        if leader is None:
             return super().convert_notifications(leader_name, notifications)
         mapper = self.mappers[leader_name]
         return [
-            (recent.event_of(notification, mapper), Tracking(leader_name, notification.id))
+            (leader.recent.event_of(notification, mapper), Tracking(leader_name, notification.id))
             for notification in notifications
         ]
 
@@ -512,15 +527,10 @@ class LedgerProcess(Snapshotting, ProcessApplication[UUID]):
         return len(notifications)
 
     def _page_after(self, leader_name: str, after: int, stop: int | None) -> Sequence[Any]:
-        """The leader's next notifications after ``after``: those it committed in this
-        process if they run on from there and hold one this follower acts on (a page
-        of only others would be read again and again), else the store's next page of
-        the ones it acts on."""
-        recent = self._recent_of.get(leader_name)
-        if recent is not None:
-            page = recent.page_after(after, self.pull_section_size, stop, self.topics)
-            if page and (not self.topics or any(n.topic in self.topics for n in page)):
-                return page
+        """The leader's next page of the notifications this follower acts on."""
+        leader = self._leaders.get(leader_name)
+        if leader is not None:
+            return leader.notifications_after(after, self.pull_section_size, stop, self.topics)
         pages = self.pull_notifications(
             leader_name, start=after, stop=stop, inclusive_of_start=False
         )

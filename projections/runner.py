@@ -55,9 +55,11 @@ class Projector:
         known = after is not None
         if after is None:
             after = self.position(leader.name)
-        recent = getattr(leader, "recent", None)  # what it committed in this process
-        page = [] if recent is None else recent.page_after(after, self.page_size)
-        if not page:
+        # A ledger application gives what it committed in this process from memory.
+        notifications_after = getattr(leader, "notifications_after", None)
+        if notifications_after is not None:
+            page = notifications_after(after, self.page_size)
+        else:
             page = leader.recorder.select_notifications(start=after + 1, limit=self.page_size)
         if not page:
             return 0

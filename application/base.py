@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -250,28 +251,24 @@ class Snapshotting(Application[UUID]):
             log.exception("%s committed but could not tell its followers; they poll", self.name)
 
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
-        """Snapshot each aggregate the commit took past a multiple of its interval.
-
-        An aggregate the commit left at that very version is snapshotted as it stands:
-        it is what the store now holds (its state is only ever changed by applying
-        its events, and it was just committed). One the commit took further is
-        rebuilt from the store at that version, as the library does.
-        """
+        """Snapshot each aggregate the commit took to or past a multiple of its interval,
+        as the commit left it: that is what the store now holds at the aggregate's
+        version (its state is only ever changed by applying its events, and they were
+        just committed). One a commit took from version 99 to 103, at an interval of
+        100, is snapshotted at 103: rebuilding it at 100 from the store would cost a
+        read and a replay, for a snapshot that serves no better."""
         if not self.snapshots or not self.snapshotting_intervals:
             return
         intervals: dict[type[Any], int] = self.snapshotting_intervals
+        due: dict[UUID, Any] = {}
         for event in processing_event.events:
             aggregate: Any = processing_event.aggregates.get(event.originator_id)
             interval = intervals.get(type(aggregate))
-            if interval is None or event.originator_version % interval:
-                continue
+            if interval is not None and not event.originator_version % interval:
+                due[aggregate.id] = aggregate
+        for aggregate in due.values():
             try:
-                if aggregate.version == event.originator_version:
-                    self.snapshots.put([type(aggregate).Snapshot.take(aggregate)])
-                else:
-                    self.take_snapshot(
-                        event.originator_id, event.originator_version, projector_func=replay
-                    )
+                self.snapshots.put([type(aggregate).Snapshot.take(aggregate)])
             except Exception:
                 log.exception(
                     "could not snapshot %s of %s; it loads from events", aggregate.id, self.name
@@ -283,6 +280,46 @@ class _Commit:
     events: Sequence[Any]
     aggregates: Sequence[Any]  # given to the store with their events, for its cache
     outcome: Future[list[Recording[UUID]]] = field(default_factory=Future)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What a decision asks the writer to commit, and how to answer once it has:
+    ``answer(None)`` after the commit, ``answer(error)`` if it was refused (either
+    may raise: that is then the answer)."""
+
+    aggregates: Sequence[Any]
+    answer: Callable[[BaseException | None], Any]
+
+
+@dataclass
+class _Decision:
+    """A caller's decision, run on the writer just before the commit it may join."""
+
+    decide: Callable[[], Any]
+    context: contextvars.Context
+    outcome: Future[Any] = field(default_factory=Future)
+
+    def run(self) -> _Commit | None:
+        """Decide; the commit it asks for, if any (else it has been answered)."""
+        try:
+            decided = self.context.run(self.decide)
+        except Exception as error:  # a refusal: the caller it belongs to raises it
+            self.outcome.set_exception(error)
+            return None
+        if not isinstance(decided, Pending):
+            self.outcome.set_result(decided)
+            return None
+        events = [event for aggregate in decided.aggregates for event in aggregate.collect_events()]
+        commit = _Commit(events, decided.aggregates)
+        commit.outcome.add_done_callback(lambda made: self._answer(decided, made))
+        return commit
+
+    def _answer(self, decided: Pending, made: Future[Any]) -> None:
+        try:
+            self.outcome.set_result(decided.answer(made.exception()))
+        except Exception as error:
+            self.outcome.set_exception(error)
 
 
 COMMITS_WAITING = 4096  # callers a group commit holds waiting for the next commit, at most
@@ -307,6 +344,12 @@ class GroupCommit:
     (``submit``); ``save`` waits for the outcome. At most ``capacity`` callers
     wait; past that, ``CommitsWaiting`` is raised at once.
 
+    A caller may queue a decision instead (``decide``): it runs on the writer, in
+    the caller's context, just before the commit it may join, and either answers
+    at once or names what to commit (``Pending``). A command is then checked and
+    committed by this one thread, with no other hop; decisions run one at a time,
+    in the order they arrived.
+
     When a shared commit is refused (one of them collided on a unique id, or the
     store failed), each caller's events are saved on their own, so every caller
     gets its own outcome. The aggregates' pending events are taken once, before
@@ -326,7 +369,7 @@ class GroupCommit:
         self._save = save
         self.name = name
         self.capacity = capacity
-        self._queue: list[_Commit] = []
+        self._queue: list[_Commit | _Decision] = []
         self._queued = threading.Condition()
         self._writer: threading.Thread | None = None
         self._closed = False
@@ -335,20 +378,35 @@ class GroupCommit:
         """Queue ``aggregates`` to be saved (all or none) with whatever else is waiting;
         the future of their recordings, or of the error that refused them."""
         with self._queued:
-            if self._closed:
-                raise RuntimeError(f"{self.name} is closed")
-            if len(self._queue) >= self.capacity:
-                raise CommitsWaiting(self.name)
+            self._admit()
             events = [event for aggregate in aggregates for event in aggregate.collect_events()]
             mine = _Commit(events, aggregates)
             self._queue.append(mine)
-            if self._writer is None:
-                self._writer = threading.Thread(
-                    target=self._write, name=f"payflow-{self.name}", daemon=True
-                )
-                self._writer.start()
             self._queued.notify()
         return mine.outcome
+
+    def decide(self, decision: Callable[[], Any]) -> Future[Any]:
+        """Queue ``decision`` to run on the writer before its next commit: the future
+        of its answer, or, if it names aggregates to commit (``Pending``), of its
+        answer once they are committed or refused."""
+        mine = _Decision(decision, contextvars.copy_context())
+        mine.outcome.set_running_or_notify_cancel()  # a caller who stops waiting cannot undo it
+        with self._queued:
+            self._admit()
+            self._queue.append(mine)
+            self._queued.notify()
+        return mine.outcome
+
+    def _admit(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"{self.name} is closed")
+        if len(self._queue) >= self.capacity:
+            raise CommitsWaiting(self.name)
+        if self._writer is None:
+            self._writer = threading.Thread(
+                target=self._write, name=f"payflow-{self.name}", daemon=True
+            )
+            self._writer.start()
 
     def save(self, *aggregates: Any) -> list[Recording[UUID]]:
         """Save ``aggregates`` (all or none), together with whatever else is waiting."""
@@ -372,14 +430,16 @@ class GroupCommit:
                     return  # closed, and nothing is left to commit
                 batch, self._queue = self._queue, []
             try:
-                self._commit(batch)
+                self._commit([c for c in map(_decided, batch) if c is not None])
             except BaseException:  # never expected: nobody may be left waiting
                 log.exception("%s could not commit a batch of %d", self.name, len(batch))
-                for commit in batch:
-                    if not commit.outcome.done():
-                        commit.outcome.set_exception(RuntimeError(f"{self.name} failed"))
+                for item in batch:
+                    if not item.outcome.done():
+                        item.outcome.set_exception(RuntimeError(f"{self.name} failed"))
 
     def _commit(self, batch: list[_Commit]) -> None:
+        if not batch:
+            return
         if len(batch) > 1:
             try:
                 recordings = self._save(
@@ -402,6 +462,10 @@ class GroupCommit:
                 commit.outcome.set_result(self._save(*commit.events, *commit.aggregates))
             except Exception as error:  # the caller it belongs to raises it
                 commit.outcome.set_exception(error)
+
+
+def _decided(item: _Commit | _Decision) -> _Commit | None:
+    return item.run() if isinstance(item, _Decision) else item
 
 
 def retry_on_conflict(attempt: Callable[[], T], attempts: int = CONFLICT_ATTEMPTS) -> T:

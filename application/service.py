@@ -17,6 +17,7 @@ from typing import TypeVar
 from uuid import UUID
 
 from application.accounts import Accounts
+from application.base import Pending
 from application.policy import DEFAULT_CURRENCY
 from application.ports import PasswordHasher
 from application.sessions import Sessions
@@ -224,19 +225,21 @@ class PayFlow:
             lambda: self.transfers.initiate(self._request_for(order)),
         )
 
-    def begin_place(self, order: TransferOrder) -> Initiation | Future[Initiation]:
-        """``place`` without waiting for the commit: the replay of the transfer the
-        order's key started, at once, or the future of the new transfer's acceptance
-        (see ``Transfers.begin``; if it raises IntegrityError, a twin request with the
-        same key was accepted first, and ``place`` answers with it)."""
+    def begin_place(self, order: TransferOrder) -> Future[Initiation]:
+        """``place`` without waiting, or holding a thread: the order is checked, and
+        committed if it is new, by the Transfers writer, just before its next commit
+        (``GroupCommit.decide``); the future of the answer: the replay of the
+        transfer the order's key started, the new transfer once committed, or the
+        refusal. If it raises IntegrityError, a twin request with the same key was
+        accepted first, and ``place`` answers with it."""
 
-        def earlier() -> Initiation | Future[Initiation] | None:
-            return self.earlier_transfer(order)
+        def decide() -> Initiation | Pending:
+            return replay_first(
+                lambda: self.earlier_transfer(order),
+                lambda: self.transfers.prepare(self._request_for(order)),
+            )
 
-        def act() -> Initiation | Future[Initiation]:
-            return self.transfers.begin(self._request_for(order))
-
-        return replay_first(earlier, act)
+        return self.transfers.initiations.decide(decide)
 
     def earlier_transfer(self, order: TransferOrder) -> Initiation | None:
         """The transfer already accepted under the order's key, or None;

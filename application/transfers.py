@@ -15,7 +15,7 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import EnvType
 
-from application.base import SNAPSHOT_INTERVAL, GroupCommit, LedgerProcess
+from application.base import SNAPSHOT_INTERVAL, GroupCommit, LedgerProcess, Pending
 from application.events import TRANSFER_STEPS
 from domain.errors import IdempotencyConflict, IllegalTransition, TransferNotFound
 from domain.money import Money
@@ -78,9 +78,15 @@ class Transfers(LedgerProcess):
 
     def begin(self, request: TransferRequest) -> Future[Initiation]:
         """Queue the transfer for the next commit without waiting for it: the future of
-        its acceptance. A key already used is answered at once (its replay, or
-        IdempotencyConflict); a twin with the same key committed meanwhile makes
-        the future raise IntegrityError (``initiate`` then answers with the twin)."""
+        its acceptance (see ``prepare``)."""
+        return self.initiations.decide(lambda: self.prepare(request))
+
+    def prepare(self, request: TransferRequest) -> Initiation | Pending:
+        """The transfer the request starts, to be committed (``Pending``), for the
+        writer (``initiations``) to run before its commit. A key already used is
+        answered at once (its replay, or IdempotencyConflict); a twin with the same
+        key committed meanwhile makes the commit's answer raise IntegrityError
+        (``initiate`` then answers with the twin)."""
         transfer = Transfer.initiate(
             sender_id=request.sender_id,
             receiver_id=request.receiver_id,
@@ -91,21 +97,15 @@ class Transfers(LedgerProcess):
             idempotency_key=request.idempotency_key,
             wait_until=request.wait_until,
         )
-        accepted: Future[Initiation] = Future()
-        accepted.set_running_or_notify_cancel()  # a caller who stops waiting cannot undo it
         if request.idempotency_key is not None and self.initiated(transfer.id) is not None:
-            accepted.set_result(self._replay(request))
-            return accepted
+            return self._replay(request)
 
-        def settle(commit: Future[Any]) -> None:
-            error = commit.exception()
+        def answer(error: BaseException | None) -> Initiation:
             if error is None or self._committed_after_all(transfer, request, error):
-                accepted.set_result(Initiation(transfer, replayed=False))
-            else:
-                accepted.set_exception(error)
+                return Initiation(transfer, replayed=False)
+            raise error
 
-        self.initiations.submit(transfer).add_done_callback(settle)
-        return accepted
+        return Pending((transfer,), answer)
 
     def _committed_after_all(
         self, transfer: Transfer, request: TransferRequest, error: BaseException

@@ -100,18 +100,22 @@ async def create_transaction(request: web.Request) -> web.Response:
 
 
 async def _placed(request: web.Request, order: TransferOrder) -> Initiation:
-    """The transfer the order starts, or the one its key started. The checks run on a
-    command thread; the commit is awaited here, holding no thread, so as many
-    transfers as arrive while one commit runs share the next."""
+    """The transfer the order starts, or the one its key started. The Transfers writer
+    checks the order and commits it (``PayFlow.begin_place``); the answer is awaited
+    here, holding no thread, so as many transfers as arrive while one commit runs
+    share the next."""
     payflow = container(request).payflow
     # A party's transfers waiting for their commit are bounded as its calls on the
     # command threads are: refused (429) before anything is queued, never after.
     with request.app[SHARES].commands.waiting_off(party(request)):
-        placed = await _admitted(request, payflow.begin_place, payflow.earlier_transfer, order)
-        if isinstance(placed, Initiation):
-            return placed
+        refusal = deferred_refusal(request)
+        if refusal is not None:  # over the rate limit: only what its key already did
+            found = await blocking(request, payflow.earlier_transfer, order)
+            if found is None:
+                raise refusal
+            return found
         try:
-            return await asyncio.wrap_future(placed)
+            return await asyncio.wrap_future(payflow.begin_place(order))
         except IntegrityError:
             if order.idempotency_key is None:
                 raise  # not a twin: the store refused it, and the answer says so

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError
 
-from application.base import CommitsWaiting, GroupCommit
+from application.base import CommitsWaiting, GroupCommit, Pending
 
 GUARD = 30
 
@@ -183,3 +184,103 @@ def test_closing_commits_what_is_queued_then_refuses_more() -> None:
     assert queued.exception() is None
     with pytest.raises(RuntimeError, match="closed"):
         group.submit(Thing())
+
+
+# Decisions: a command checked and committed by the writer -------------------------
+
+
+def test_decisions_queued_during_a_commit_run_on_the_writer_in_order_and_share_the_next() -> None:
+    store = Store()
+    group = GroupCommit(store.save)
+    store.release.clear()
+    group.submit(Thing())
+    assert store.entered.wait(GUARD)  # the writer is busy with the first commit
+    seen: list[tuple[int, str]] = []
+    things = [Thing() for _ in range(5)]
+
+    def deciding(i: int) -> Any:
+        def decide() -> Pending:
+            seen.append((i, threading.current_thread().name))
+            return Pending((things[i],), lambda error: i if error is None else -1)
+
+        return decide
+
+    answers = [group.decide(deciding(i)) for i in range(5)]
+    assert seen == []  # nothing is decided on the callers' threads
+    store.release.set()
+
+    assert [a.result(GUARD) for a in answers] == [0, 1, 2, 3, 4]
+    assert [i for i, _ in seen] == [0, 1, 2, 3, 4]
+    assert {name for _, name in seen} == {"payflow-commits"}
+    assert store.calls == [1, 5]  # all five decided, then committed together
+    assert {t.id for t in things} <= store.saved
+
+
+def test_a_decision_that_refuses_or_answers_at_once_commits_nothing_of_its_own() -> None:
+    store = Store()
+    group = GroupCommit(store.save)
+    kept = Thing()
+
+    def refuse() -> Any:
+        raise LookupError("no such receiver")
+
+    refused = group.decide(refuse)
+    answered = group.decide(lambda: "the earlier transfer")
+    committed = group.decide(lambda: Pending((kept,), lambda error: "accepted"))
+
+    with pytest.raises(LookupError, match="no such receiver"):
+        refused.result(GUARD)
+    assert answered.result(GUARD) == "the earlier transfer"
+    assert committed.result(GUARD) == "accepted"
+    assert store.saved == {kept.id}
+    assert sum(store.calls) == 1  # only the pending one's event was saved
+
+
+def test_a_refused_commit_is_answered_by_the_decision_s_own_answer() -> None:
+    store = Store()
+    group = GroupCommit(store.save)
+    taken = Thing()
+    store.save(taken)
+    errors: list[BaseException | None] = []
+
+    def answer(error: BaseException | None) -> str:
+        errors.append(error)
+        if error is not None:
+            raise error
+        return "accepted"
+
+    twin = group.decide(lambda: Pending((Thing(taken.id),), answer))
+    with pytest.raises(IntegrityError):
+        twin.result(GUARD)
+    assert len(errors) == 1
+    assert isinstance(errors[0], IntegrityError)
+
+    forgiven = group.decide(lambda: Pending((Thing(taken.id),), lambda error: "made after all"))
+    assert forgiven.result(GUARD) == "made after all"  # an answer may overrule the refusal
+
+
+def test_a_decision_runs_in_its_caller_s_context() -> None:
+    store = Store()
+    group = GroupCommit(store.save)
+    request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id")
+    request_id.set("req-1")
+    seen = group.decide(request_id.get)
+    request_id.set("req-2")
+    assert seen.result(GUARD) == "req-1"  # the context as it was when it was queued
+
+
+def test_past_its_capacity_a_decision_is_refused_at_once_and_never_runs() -> None:
+    store = Store()
+    group = GroupCommit(store.save, capacity=1)
+    store.release.clear()
+    group.submit(Thing())
+    assert store.entered.wait(GUARD)
+    group.submit(Thing())
+    ran: list[str] = []
+
+    with pytest.raises(CommitsWaiting):
+        group.decide(lambda: ran.append("decided"))
+
+    store.release.set()
+    group.close()
+    assert ran == []

@@ -12,7 +12,7 @@ from uuid import UUID
 import pytest
 from eventsourcing.domain import event
 
-from application.base import Snapshotting
+from application.base import Snapshotting, replay
 from domain.money import Money
 from domain.snapshot import (
     LedgerAggregate,
@@ -105,3 +105,41 @@ def test_the_interval_is_each_application_s_own() -> None:
     every_two = Gauges(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, snapshot_interval=2)
     assert every_two.snapshotting_intervals == {Gauge: 2}
     assert Gauges.snapshotting_intervals == {Gauge: 1}
+
+
+class Counter(LedgerAggregate):
+    """An aggregate whose every event changes what a snapshot must hold."""
+
+    @event("Started")
+    def __init__(self) -> None:
+        self.count = 0
+
+    @event("Counted")
+    def count_one(self) -> None:
+        self.count += 1
+
+
+class Counters(Snapshotting):
+    snapshotting_intervals = {Counter: 4}
+
+
+def test_a_commit_that_passes_a_multiple_of_the_interval_snapshots_what_it_left() -> None:
+    app = Counters(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, snapshot_interval=4)
+    counter = Counter()
+    for _ in range(2):
+        counter.count_one()
+    app.save(counter)  # versions 1-3: short of 4, no snapshot
+    assert app.snapshots is not None
+    assert list(app.snapshots.get(counter.id)) == []
+
+    for _ in range(3):
+        counter.count_one()
+    app.save(counter)  # versions 4-6 in one commit: snapshotted at 6, as it was left
+
+    snapshots: list[Any] = list(app.snapshots.get(counter.id))
+    [snapshot] = snapshots
+    assert snapshot.originator_version == 6
+    restored = snapshot.mutate(None)
+    assert (restored.version, restored.count) == (6, 5)
+    replayed = replay(None, app.events.get(counter.id))  # every event, not the snapshot
+    assert (replayed.version, replayed.count) == (restored.version, restored.count)

@@ -12,12 +12,16 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
 
 from aiohttp import web
 
 from infrastructure.logs import request_context
-from interfaces.http.errors import CORRELATION_HEADER, CORRELATION_ID, Handler
+from interfaces.http.errors import (
+    CORRELATION_HEADER,
+    CORRELATION_ID,
+    Handler,
+    new_correlation_id,
+)
 from interfaces.http.metrics import route_template
 
 access = logging.getLogger("payflow.access")
@@ -26,7 +30,7 @@ _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 def correlation_id_of(request: web.Request) -> str:
     given = request.headers.get(CORRELATION_HEADER, "")
-    return given if _SANE_ID.fullmatch(given) else uuid.uuid4().hex
+    return given if _SANE_ID.fullmatch(given) else new_correlation_id()
 
 
 @web.middleware

@@ -13,7 +13,6 @@ import errno
 import logging
 import os
 import signal
-import uuid
 from http import HTTPStatus
 from typing import Any
 
@@ -23,7 +22,13 @@ from aiohttp.http_exceptions import LineTooLong
 from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from aiohttp.web_request import BaseRequest
 
-from interfaces.http.errors import CORRELATION_HEADER, ApiError, ErrorCode, error_response
+from interfaces.http.errors import (
+    CORRELATION_HEADER,
+    ApiError,
+    ErrorCode,
+    error_response,
+    new_correlation_id,
+)
 
 log = logging.getLogger("payflow")
 # The requests in hand get this long to finish at shutdown: the longest a client may
@@ -57,7 +62,7 @@ class EnvelopeRequestHandler(RequestHandler):
                 "refused a request that is not valid HTTP",
                 extra={"status": status, "reason": type(exc).__name__, "remote": request.remote},
             )
-        correlation_id = uuid.uuid4().hex
+        correlation_id = new_correlation_id()
         code = ErrorCode.VALIDATION_ERROR if status < 500 else ErrorCode.INTERNAL_ERROR
         response = error_response(ApiError(status, code, _said(status, exc)), correlation_id)
         response.headers[CORRELATION_HEADER] = correlation_id

@@ -7,11 +7,11 @@ refuses to credit the same key twice.
 
 from __future__ import annotations
 
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.ids import deposit_id_for
+from domain.ids import deposit_id_for, random_id
 from domain.money import Money
 from domain.snapshot import LedgerAggregate
 
@@ -22,7 +22,7 @@ class Deposit(LedgerAggregate):
     @staticmethod
     def create_id(user_id: UUID, idempotency_key: str | None) -> UUID:
         if idempotency_key is None:
-            return uuid4()
+            return random_id()
         return deposit_id_for(user_id, idempotency_key)
 
     @event("Recorded")

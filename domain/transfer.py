@@ -15,12 +15,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import IllegalTransition, InvalidAmount, SelfTransfer
-from domain.ids import transfer_id_for
+from domain.ids import random_id, transfer_id_for
 from domain.money import Money
 from domain.snapshot import LedgerAggregate, exact_enum
 
@@ -115,7 +115,7 @@ class Transfer(LedgerAggregate):
     def create_id(sender_id: UUID, idempotency_key: str | None) -> UUID:
         """With a key, the id is derived from (sender, key): the store refuses a twin."""
         if idempotency_key is None:
-            return uuid4()
+            return random_id()
         return transfer_id_for(sender_id, idempotency_key)
 
     @event(Initiated)

@@ -94,8 +94,16 @@ _WRITERS: list[logging.handlers.QueueListener] = []  # the one writing, once con
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """JSON lines on stderr at ``level``, written by a thread of their own."""
+    """JSON lines on stderr at ``level``, written by a thread of their own.
+
+    A record notes none of what no line shows: the caller's file and line (a walk
+    of the stack per record), the thread, the process (the library's documented
+    switches for each)."""
     stop_logging()
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     writer = logging.StreamHandler(sys.stderr)
     writer.setFormatter(logging.Formatter("%(message)s"))  # the line is formatted already
     lines: queue.Queue[logging.LogRecord] = queue.Queue(LINES_WAITING)

@@ -41,6 +41,8 @@ async def read_json(request: web.Request) -> dict[str, Any]:
 async def read_body(request: web.Request) -> bytes:
     """The whole body (aiohttp keeps it for a second read), within the settings'
     ``body_timeout``: a client that stops half-way through holds nothing for longer."""
+    if request.content.is_eof():  # all of it arrived with the headers: nothing to wait for
+        return await request.read()
     seconds = request.app[CONTAINER].settings.body_timeout
     try:
         async with asyncio.timeout(seconds):

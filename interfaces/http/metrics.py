@@ -9,6 +9,7 @@ multiply the series; a request that matches no route counts as ``unmatched``.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
@@ -44,12 +45,19 @@ class HttpMetrics:
             ["command", "result"],
             registry=self.registry,
         )
+        # A series per method, route template and status: as few as the routes make.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, request: web.Request, status: int, seconds: float) -> None:
         method = request.method if request.method in _METHODS else "OTHER"
-        route = route_template(request)
-        self.requests.labels(method, route, str(status)).inc()
-        self.duration.labels(method, route, str(status)).observe(seconds)
+        series = (method, route_template(request), status)
+        counted = self._series.get(series)
+        if counted is None:  # the library's label lookup, once per series
+            labels = (method, series[1], str(status))
+            counted = self.requests.labels(*labels), self.duration.labels(*labels)
+            self._series[series] = counted
+        counted[0].inc()
+        counted[1].observe(seconds)
 
 
 METRICS = web.AppKey("metrics", HttpMetrics)

@@ -62,6 +62,15 @@ def replay_first(earlier: Callable[[], R | None], act: Callable[[], R]) -> R:
         return found
 
 
+def _done(answer: Initiation | None) -> Future[Initiation] | None:
+    """A future already holding ``answer``, or None for none."""
+    if answer is None:
+        return None
+    done: Future[Initiation] = Future()
+    done.set_result(answer)
+    return done
+
+
 @dataclass(frozen=True)
 class TransferOrder:
     """A transfer as its sender asked for it, before anything is looked up."""
@@ -225,21 +234,37 @@ class PayFlow:
             lambda: self.transfers.initiate(self._request_for(order)),
         )
 
+    @property
+    def checks_in_memory(self) -> bool:
+        """Whether a transfer's checks read only what this process holds: it is the
+        only writer of wallets (``payflow up``), so its cached wallets are the store's.
+        Elsewhere they read the store, and are better run in parallel, off the writer."""
+        return self.wallets.repository.cache is not None and not self.wallets.repository.fastforward
+
     def begin_place(self, order: TransferOrder) -> Future[Initiation]:
-        """``place`` without waiting, or holding a thread: the order is checked, and
-        committed if it is new, by the Transfers writer, just before its next commit
-        (``GroupCommit.decide``); the future of the answer: the replay of the
-        transfer the order's key started, the new transfer once committed, or the
-        refusal. If it raises IntegrityError, a twin request with the same key was
-        accepted first, and ``place`` answers with it."""
+        """``place`` without waiting for the commit: the future of the answer (the
+        replay of the transfer the order's key started, the new transfer once
+        committed, or the refusal). Where the checks read only memory
+        (``checks_in_memory``), the Transfers writer runs them just before its next
+        commit (``GroupCommit.decide``), so the caller holds no thread; elsewhere
+        they run in the calling thread. If the future raises IntegrityError, a twin
+        request with the same key was accepted first, and ``place`` answers with it."""
+
+        def earlier() -> Initiation | Pending | None:
+            return self.earlier_transfer(order)
+
+        def accept() -> Initiation | Pending:
+            return self.transfers.prepare(self._request_for(order))
 
         def decide() -> Initiation | Pending:
-            return replay_first(
-                lambda: self.earlier_transfer(order),
-                lambda: self.transfers.prepare(self._request_for(order)),
-            )
+            return replay_first(earlier, accept)
 
-        return self.transfers.initiations.decide(decide)
+        if self.checks_in_memory:
+            return self.transfers.initiations.decide(decide)
+        return replay_first(
+            lambda: _done(self.earlier_transfer(order)),
+            lambda: self.transfers.begin(self._request_for(order)),
+        )
 
     def earlier_transfer(self, order: TransferOrder) -> Initiation | None:
         """The transfer already accepted under the order's key, or None;

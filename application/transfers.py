@@ -78,15 +78,22 @@ class Transfers(LedgerProcess):
 
     def begin(self, request: TransferRequest) -> Future[Initiation]:
         """Queue the transfer for the next commit without waiting for it: the future of
-        its acceptance (see ``prepare``)."""
+        its acceptance. A key already used is answered at once, from this thread (its
+        replay, or IdempotencyConflict); a twin with the same key committed meanwhile
+        makes the future raise IntegrityError (``initiate`` then answers with it)."""
+        if request.idempotency_key is not None:
+            earlier = self.initiated(self._id_of(request))
+            if earlier is not None:
+                replay: Future[Initiation] = Future()
+                replay.set_result(self._replay_of(request, earlier))
+                return replay
         return self.initiations.decide(lambda: self.prepare(request))
 
-    def prepare(self, request: TransferRequest) -> Initiation | Pending:
-        """The transfer the request starts, to be committed (``Pending``), for the
-        writer (``initiations``) to run before its commit. A key already used is
-        answered at once (its replay, or IdempotencyConflict); a twin with the same
-        key committed meanwhile makes the commit's answer raise IntegrityError
-        (``initiate`` then answers with the twin)."""
+    def prepare(self, request: TransferRequest) -> Pending:
+        """The transfer the request starts, for the writer (``initiations``) to commit,
+        reading nothing: whoever asks has looked up the key already. A twin with the
+        same key committed meanwhile collides in the commit, and the answer then
+        raises IntegrityError."""
         transfer = Transfer.initiate(
             sender_id=request.sender_id,
             receiver_id=request.receiver_id,
@@ -97,8 +104,6 @@ class Transfers(LedgerProcess):
             idempotency_key=request.idempotency_key,
             wait_until=request.wait_until,
         )
-        if request.idempotency_key is not None and self.initiated(transfer.id) is not None:
-            return self._replay(request)
 
         def answer(error: BaseException | None) -> Initiation:
             if error is None or self._committed_after_all(transfer, request, error):
@@ -121,15 +126,22 @@ class Transfers(LedgerProcess):
 
     def _replay(self, request: TransferRequest) -> Initiation:
         """The transfer accepted earlier under the request's key, if it is the same."""
-        assert request.idempotency_key is not None
-        transfer_id = Transfer.create_id(request.sender_id, request.idempotency_key)
-        earlier = self.initiated(transfer_id)
+        earlier = self.initiated(self._id_of(request))
         assert earlier is not None
+        return self._replay_of(request, earlier)
+
+    @staticmethod
+    def _replay_of(request: TransferRequest, earlier: Transfer) -> Initiation:
         if not request.matches(earlier):
             raise IdempotencyConflict(
                 f"idempotency key {request.idempotency_key!r} was used for another transfer"
             )
         return Initiation(earlier, replayed=True)
+
+    @staticmethod
+    def _id_of(request: TransferRequest) -> UUID:
+        assert request.idempotency_key is not None
+        return Transfer.create_id(request.sender_id, request.idempotency_key)
 
     def close(self) -> None:
         self.initiations.close()

@@ -100,10 +100,10 @@ async def create_transaction(request: web.Request) -> web.Response:
 
 
 async def _placed(request: web.Request, order: TransferOrder) -> Initiation:
-    """The transfer the order starts, or the one its key started. The Transfers writer
-    checks the order and commits it (``PayFlow.begin_place``); the answer is awaited
-    here, holding no thread, so as many transfers as arrive while one commit runs
-    share the next."""
+    """The transfer the order starts, or the one its key started (``PayFlow.begin_place``:
+    checked by the Transfers writer where the checks read only memory, else on a
+    command thread). The commit is awaited here, holding no thread, so as many
+    transfers as arrive while one commit runs share the next."""
     payflow = container(request).payflow
     # A party's transfers waiting for their commit are bounded as its calls on the
     # command threads are: refused (429) before anything is queued, never after.
@@ -115,7 +115,11 @@ async def _placed(request: web.Request, order: TransferOrder) -> Initiation:
                 raise refusal
             return found
         try:
-            return await asyncio.wrap_future(payflow.begin_place(order))
+            if payflow.checks_in_memory:  # the writer checks it: no thread is held
+                placed = payflow.begin_place(order)
+            else:  # the checks read the store: on a command thread, beside others'
+                placed = await blocking(request, payflow.begin_place, order)
+            return await asyncio.wrap_future(placed)
         except IntegrityError:
             if order.idempotency_key is None:
                 raise  # not a twin: the store refused it, and the answer says so

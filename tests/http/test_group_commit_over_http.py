@@ -15,10 +15,12 @@ from eventsourcing.persistence import OperationalError
 
 from application.base import GroupCommit
 from infrastructure.settings import Settings
+from interfaces.bootstrap import bootstrap
+from interfaces.http.app import create_app
 from interfaces.http.context import SHARES
 from interfaces.http.keys import CONTAINER
 from tests.conftest import make_settings
-from tests.http.conftest import UNLIMITED
+from tests.http.conftest import UNLIMITED, AiohttpClient
 from tests.http.support import Account, Api, failure, success
 from tests.support.saga import checked_audit
 
@@ -30,6 +32,18 @@ def settings(tmp_path: Path) -> Settings:
     # Two command threads: were each transfer to hold one until its commit, no more
     # than two could ever wait for a commit.
     return make_settings("memory", tmp_path, PAYFLOW_WORKER_THREADS="2", **UNLIMITED)
+
+
+@pytest.fixture(params=["checked by the writer", "checked on command threads"])
+async def client(
+    request: pytest.FixtureRequest, aiohttp_client: AiohttpClient, settings: Settings
+) -> TestClient:
+    """Both ways a transfer is checked: by the writer where this process is the only
+    writer of wallets (``payflow up``), on command threads where it is not."""
+    sole_writer = request.param == "checked by the writer"
+    client = await aiohttp_client(create_app(bootstrap(settings, sole_writer=sole_writer)))
+    assert client.app[CONTAINER].payflow.checks_in_memory is sole_writer
+    return client
 
 
 class HeldCommits:

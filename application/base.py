@@ -629,7 +629,7 @@ class LedgerProcess(Snapshotting, ProcessApplication[UUID]):
         cache, fastforward = self.repository.cache, self.repository.fastforward
         bases: dict[UUID, Any] = {}
         for aggregate_id in {i for event in events for i in self.page_loads(event)}:
-            cached = _cached(cache, aggregate_id)
+            cached = cached_in(cache, aggregate_id)
             if cached is not None and not fastforward:
                 continue  # the sole writer's cache is what the store holds
             bases[aggregate_id] = None if cached is None else deepcopy(cached)
@@ -656,7 +656,8 @@ class LedgerProcess(Snapshotting, ProcessApplication[UUID]):
                 cache.put(aggregate_id, aggregate)
 
 
-def _cached(cache: Any, aggregate_id: UUID) -> Any:
+def cached_in(cache: Any, aggregate_id: UUID) -> Any:
+    """The aggregate ``cache`` holds for this id (any version), or None."""
     if cache is None:
         return None
     try:

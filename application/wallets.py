@@ -14,7 +14,7 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import EnvType
 
-from application.base import SNAPSHOT_INTERVAL, LedgerProcess, retry_on_conflict
+from application.base import SNAPSHOT_INTERVAL, LedgerProcess, cached_in, retry_on_conflict
 from application.events import WALLET_STEPS
 from application.policy import CreditFaults, Limits
 from domain.deposit import Deposit
@@ -74,6 +74,13 @@ class Wallets(LedgerProcess):
         except AggregateNotFoundError:
             raise WalletNotFound(f"no wallet {wallet_id}") from None
         return wallet
+
+    def known_wallet(self, wallet_id: UUID) -> Wallet:
+        """The wallet as this process last saw it, else as stored: enough for what
+        never changes once a wallet is open (its id, owner and currency), without
+        asking the store whether it has moved on since. Not to be changed."""
+        cached = cached_in(self.repository.cache, wallet_id)
+        return self.get_wallet(wallet_id) if cached is None else cached
 
     def deposit(
         self, user_id: UUID, amount: Money, idempotency_key: str | None = None

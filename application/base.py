@@ -118,6 +118,7 @@ class RecentEvents:
 
     def __init__(self, capacity: int = RECENT_EVENTS) -> None:
         self.capacity = capacity
+        self.last_added: int | None = None  # the highest notification id added so far
         self._recorded: dict[int, Recording[UUID]] = {}
         self._lock = threading.Lock()
 
@@ -127,6 +128,7 @@ class RecentEvents:
         with self._lock:
             for recording in recordings:
                 self._recorded[recording.notification.id] = recording
+                self.last_added = max(self.last_added or 0, recording.notification.id)
             for _ in range(len(self._recorded) - self.capacity):
                 del self._recorded[next(iter(self._recorded))]
 
@@ -147,6 +149,18 @@ class RecentEvents:
         store's page selected by topic does); empty if ``after + 1`` is not here, or
         if the run holds none of ``topics`` (such a page would be taken again and
         again: the store's page, selected by topic, passes over them)."""
+        return self.run_after(after, limit, stop, topics)[0]
+
+    def run_after(
+        self,
+        after: int,
+        limit: int,
+        stop: int | None = None,
+        topics: Collection[str] = (),
+    ) -> tuple[list[Any], bool]:
+        """``page_after``, and whether everything added after ``after`` (up to ``stop``)
+        was looked at: when it was and the page is empty, nothing added here is
+        wanted there."""
         page = []
         wanted = 0
         with self._lock:
@@ -159,7 +173,9 @@ class RecentEvents:
                 if not topics or recording.notification.topic in topics:
                     wanted += 1
                 notification_id += 1
-        return page if wanted else []
+            last = self.last_added if stop is None else min(stop, self.last_added or 0)
+            seen_all = self.last_added is not None and notification_id > (last or 0)
+        return (page if wanted else []), seen_all
 
     def event_of(self, notification: Any, mapper: Mapper[UUID]) -> Any:
         """The notification's event: as committed, if it is here; else decoded."""
@@ -186,15 +202,24 @@ class Snapshotting(Application[UUID]):
         self.snapshotting_intervals = dict.fromkeys(kinds, snapshot_interval)  # type: ignore[misc]
         self.recent = RecentEvents(type(self).recent_events)
 
+    @property
+    def writes_alone(self) -> bool:
+        """Whether this process is the only writer of this application's log (``payflow
+        up`` for Wallets and Transfers): then its cache is never fast-forwarded."""
+        return self.repository.cache is not None and not self.repository.fastforward
+
     def notifications_after(
         self, after: int, limit: int, stop: int | None = None, topics: Sequence[str] = ()
     ) -> Sequence[Any]:
         """This application's next notifications after position ``after``: up to
         ``limit`` (of ``topics``, if it names any), none past ``stop``; those it
-        committed in this process if they run on from there, else the store's."""
-        page = self.recent.page_after(after, limit, stop, topics)
-        if page:
-            return page
+        committed in this process if they run on from there, else the store's. Where
+        this process writes the log alone and every notification it committed after
+        ``after`` is here, nothing else is in the log, and the store is not asked (a
+        follower that has caught up would otherwise ask at every wake-up)."""
+        page, seen_all = self.recent.run_after(after, limit, stop, topics)
+        if page or (seen_all and self.writes_alone):
+            return page  # nobody else writes this log: nothing else is in it
         return self.recorder.select_notifications(
             start=after + 1, limit=limit, stop=stop, topics=topics
         )

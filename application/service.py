@@ -239,7 +239,7 @@ class PayFlow:
         """Whether a transfer's checks read only what this process holds: it is the
         only writer of wallets (``payflow up``), so its cached wallets are the store's.
         Elsewhere they read the store, and are better run in parallel, off the writer."""
-        return self.wallets.repository.cache is not None and not self.wallets.repository.fastforward
+        return self.wallets.writes_alone
 
     def begin_place(self, order: TransferOrder) -> Future[Initiation]:
         """``place`` without waiting for the commit: the future of the answer (the

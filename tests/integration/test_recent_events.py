@@ -116,6 +116,47 @@ def test_followers_page_through_what_this_process_committed_without_the_store(
         projector.store.datastore.close()
 
 
+def test_where_this_process_writes_a_log_alone_a_caught_up_follower_never_asks_the_store(
+    store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = Ledger.build(env_for(store_settings, sole_writer=True))
+    projector = Projector(
+        open_read_store(read_store_env(store_settings)),
+        [ledger.transfers, ledger.wallets, ledger.webhooks],
+    )
+    try:
+        payflow = payflow_on(ledger)
+        asha, ravi = asha_and_ravi(ledger)
+        ledger.drain()
+        projector.catch_up()
+        asked: list[str] = []
+        for app in (ledger.wallets, ledger.transfers):
+            real = app.recorder.select_notifications
+
+            def counted(*args: Any, real: Any = real, name: str = app.name, **kw: Any) -> Any:
+                asked.append(name)
+                return real(*args, **kw)
+
+            monkeypatch.setattr(app.recorder, "select_notifications", counted)
+
+        sent = [payflow.send(asha, Money.parse("4"), receiver_id=ravi) for _ in range(5)]
+        ledger.drain()
+        ledger.drain()  # caught up already: nothing to take, and nobody asks
+        projector.catch_up()
+        projector.catch_up()
+
+        assert asked == []
+        for initiation in sent:
+            row = queries.transfer_row(projector.store, initiation.transfer.id)
+            assert row is not None
+            assert row.status is TransferStatus.COMPLETED
+        assert payflow.wallet_of(ravi).balance == Money.parse("20")
+        assert checked_audit(ledger).violations == []
+    finally:
+        projector.store.datastore.close()
+        ledger.close()
+
+
 def test_a_page_of_events_a_follower_ignores_is_not_taken_again_and_again(
     ledger: Ledger,
 ) -> None:

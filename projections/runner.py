@@ -9,7 +9,9 @@ have got, so nobody has to ask the store, or hold a thread, to wait for them.
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -35,6 +37,8 @@ class Projector:
         self._listeners: list[Progress] = []
         self._projected: dict[str, int] = {}  # where this projector's last page of each log ended
         self._loop: FollowerLoop | None = None
+        self._stirred: set[str] = set()  # logs committed to in this process since the last step
+        self._stirred_lock = threading.Lock()
 
     def position(self, leader_name: str) -> int:
         return self.store.max_tracking_id(leader_name) or 0
@@ -125,16 +129,39 @@ class Projector:
         return {leader.name: leader.recorder.max_notification_id() or 0 for leader in self.leaders}
 
     def start(self, poll_interval: float = 1.0) -> None:
-        self._loop = FollowerLoop("projector", self.catch_up, poll_interval)
+        """Project on a thread of its own: at once when a leader in this process commits
+        (that leader's log), and at every poll and every ``wake`` (every log: another
+        process may have committed to any of them)."""
+        self._loop = FollowerLoop("projector", self._step, poll_interval)
         for leader in self.leaders:
             if hasattr(leader, "lead"):
-                leader.lead(Wakeup(self._loop.wake))
+                leader.lead(Wakeup(functools.partial(self._stirred_by, leader.name)))
         self._loop.start()
 
     def wake(self) -> None:
-        """Another process committed: look now, not at the next poll."""
+        """Another process committed: look now, at every log, not at the next poll."""
+        with self._stirred_lock:
+            self._stirred.update(leader.name for leader in self.leaders)
         if self._loop is not None:
             self._loop.wake()
+
+    def _stirred_by(self, leader_name: str) -> None:
+        with self._stirred_lock:
+            self._stirred.add(leader_name)
+        assert self._loop is not None
+        self._loop.wake()
+
+    def _step(self) -> int:
+        """Catch up with the logs committed to in this process since the last step, or
+        with every log if none was (a poll, or a wake-up from another process)."""
+        with self._stirred_lock:
+            stirred, self._stirred = self._stirred, set()
+        total = 0
+        for leader in self.leaders:
+            if not stirred or leader.name in stirred:
+                while taken := self._project_page(leader):
+                    total += taken
+        return total
 
     def stop(self, timeout: float = 10.0) -> None:
         if self._loop is not None:

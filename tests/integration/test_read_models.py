@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
@@ -142,6 +143,38 @@ def test_tells_its_listeners_how_far_it_has_projected(ledger: Ledger, projector:
 
     assert projected(projector, targets, timeout=5)
     assert all(projector.position(name) >= at for name, at in targets.items())
+
+
+def test_a_commit_in_this_process_sends_it_to_that_log_alone(
+    ledger: Ledger, projector: Projector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asha, _ = traffic(ledger)
+    every_log = {leader.name for leader in projector.leaders}
+    looked: list[str] = []
+    looked_at_every_log = threading.Event()
+    for leader in projector.leaders:
+        real = leader.notifications_after  # type: ignore[attr-defined]
+
+        def spied(*args: Any, real: Any = real, name: str = leader.name, **kw: Any) -> Any:
+            page = real(*args, **kw)
+            looked.append(name)
+            if every_log <= set(looked):
+                looked_at_every_log.set()
+            return page
+
+        monkeypatch.setattr(leader, "notifications_after", spied)
+    projector.start(poll_interval=30.0)
+    assert looked_at_every_log.wait(5)  # its first step looks at every log
+    assert projected(projector, projector.latest_positions(), timeout=5)
+    looked.clear()
+    looked_at_every_log.clear()
+
+    payflow_on(ledger).deposit(asha, Money(1))  # the Wallets log alone
+
+    assert projected(projector, projector.latest_positions(), timeout=5)
+    assert set(looked) == {ledger.wallets.name}
+    projector.wake()  # another process committed, to any log: every one is looked at
+    assert looked_at_every_log.wait(5)
 
 
 def test_keeps_deposits_and_daily_volumes_by_status_for_analysts(

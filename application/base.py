@@ -329,13 +329,13 @@ class _Decision:
         """Decide; the commit it asks for, if any (else it has been answered)."""
         try:
             decided = self.context.run(self.decide)
+            if not isinstance(decided, Pending):
+                self.outcome.set_result(decided)
+                return None
+            events = [e for aggregate in decided.aggregates for e in aggregate.collect_events()]
         except Exception as error:  # a refusal: the caller it belongs to raises it
             self.outcome.set_exception(error)
             return None
-        if not isinstance(decided, Pending):
-            self.outcome.set_result(decided)
-            return None
-        events = [event for aggregate in decided.aggregates for event in aggregate.collect_events()]
         commit = _Commit(events, decided.aggregates)
         commit.outcome.add_done_callback(lambda made: self._answer(decided, made))
         return commit
@@ -413,7 +413,9 @@ class GroupCommit:
     def decide(self, decision: Callable[[], Any]) -> Future[Any]:
         """Queue ``decision`` to run on the writer before its next commit: the future
         of its answer, or, if it names aggregates to commit (``Pending``), of its
-        answer once they are committed or refused."""
+        answer once they are committed or refused. A decision must not wait for this
+        writer (it would wait for itself), and should not wait for anything else:
+        every caller queued behind it waits as long."""
         mine = _Decision(decision, contextvars.copy_context())
         mine.outcome.set_running_or_notify_cancel()  # a caller who stops waiting cannot undo it
         with self._queued:

@@ -93,5 +93,8 @@ class Ledger:
                 return
 
     def close(self) -> None:
+        # The transfers still queued are checked against the other applications:
+        # commit them before those close.
+        self.transfers.initiations.close()
         for app in (self.accounts, self.wallets, self.transfers, self.webhooks):
             app.close()

@@ -236,35 +236,53 @@ class PayFlow:
 
     @property
     def checks_in_memory(self) -> bool:
-        """Whether a transfer's checks read only what this process holds: it is the
-        only writer of wallets (``payflow up``), so its cached wallets are the store's.
-        Elsewhere they read the store, and are better run in parallel, off the writer."""
+        """Whether this process is the only writer of wallets (``payflow up``), so the
+        wallets it has cached are the store's and a transfer can be checked from them
+        by the Transfers writer (``begin_place_in_memory``)."""
         return self.wallets.writes_alone
 
     def begin_place(self, order: TransferOrder) -> Future[Initiation]:
-        """``place`` without waiting for the commit: the future of the answer (the
-        replay of the transfer the order's key started, the new transfer once
-        committed, or the refusal). Where the checks read only memory
-        (``checks_in_memory``), the Transfers writer runs them just before its next
-        commit (``GroupCommit.decide``), so the caller holds no thread; elsewhere
-        they run in the calling thread. If the future raises IntegrityError, a twin
+        """``place`` without waiting for the commit: the order is checked in the calling
+        thread (reading the store as need be), and the future of the answer is given
+        (the replay of the transfer the order's key started, the new transfer once
+        committed, or the refusal). If the future raises IntegrityError, a twin
         request with the same key was accepted first, and ``place`` answers with it."""
-
-        def earlier() -> Initiation | Pending | None:
-            return self.earlier_transfer(order)
-
-        def accept() -> Initiation | Pending:
-            return self.transfers.prepare(self._request_for(order))
-
-        def decide() -> Initiation | Pending:
-            return replay_first(earlier, accept)
-
-        if self.checks_in_memory:
-            return self.transfers.initiations.decide(decide)
         return replay_first(
             lambda: _done(self.earlier_transfer(order)),
             lambda: self.transfers.begin(self._request_for(order)),
         )
+
+    def begin_place_in_memory(self, order: TransferOrder) -> Future[Initiation | None]:
+        """``begin_place`` for an order whose key, if any, has been looked up already
+        (``earlier_transfer``), holding no thread: the Transfers writer checks it just
+        before its next commit (``GroupCommit.decide``) from what this process holds,
+        reading nothing. The future's answer is None if that is not enough (a party
+        not in memory, a payee named by VPA, a keyed order refused, which a twin may
+        have been accepted for): ``begin_place`` then decides it, off the writer,
+        which never waits on the store for anyone. Only where ``checks_in_memory``."""
+
+        def decide() -> Pending | None:
+            request = self._request_in_memory(order)
+            return None if request is None else self.transfers.prepare(request)
+
+        return self.transfers.initiations.decide(decide)
+
+    def _request_in_memory(self, order: TransferOrder) -> TransferRequest | None:
+        """``_request_for`` from the wallets in memory alone, or None if it would need
+        the store."""
+        if order.receiver_id is None:
+            return None  # named by VPA: the accounts say whose it is
+        amount = order.amount
+        receiver = self.wallets.cached_wallet(wallet_id_for(order.receiver_id, amount.currency))
+        sender = self.wallets.cached_wallet(wallet_id_for(order.sender_id, amount.currency))
+        if receiver is None or sender is None:
+            return None
+        try:
+            return self._checked(order, receiver, sender)
+        except PayFlowError:
+            if order.idempotency_key is not None:
+                return None  # a twin may have been accepted meanwhile: look again
+            raise
 
     def earlier_transfer(self, order: TransferOrder) -> Initiation | None:
         """The transfer already accepted under the order's key, or None;
@@ -286,9 +304,18 @@ class PayFlow:
         amount = order.amount
         self.limits.check_transfer(amount)  # before anything is opened or written
         receiver_wallet = self._receiving_wallet(order, amount.currency)
+        sender_wallet = self.wallet_of(order.sender_id, amount.currency)
+        return self._checked(order, receiver_wallet, sender_wallet)
+
+    def _checked(
+        self, order: TransferOrder, receiver_wallet: Wallet, sender_wallet: Wallet
+    ) -> TransferRequest:
+        """The request for an order between these wallets, if the limits, the parties
+        and the sender's allowance admit it."""
+        amount = order.amount
+        self.limits.check_transfer(amount)
         if receiver_wallet.owner_id == order.sender_id:
             raise SelfTransfer("cannot send money to yourself")
-        sender_wallet = self.wallet_of(order.sender_id, amount.currency)
         # Refuse at once what the wallet would refuse; the wallet still decides.
         today = day_of(datetime.now(UTC))
         sender_wallet.check_daily_allowance(amount, today, self.limits.daily)

@@ -75,11 +75,17 @@ class Wallets(LedgerProcess):
             raise WalletNotFound(f"no wallet {wallet_id}") from None
         return wallet
 
+    def cached_wallet(self, wallet_id: UUID) -> Wallet | None:
+        """The wallet as this process holds it, if it does (where it writes wallets
+        alone, that is the store's): no store is asked. Not to be changed."""
+        cached: Wallet | None = cached_in(self.repository.cache, wallet_id)
+        return cached
+
     def known_wallet(self, wallet_id: UUID) -> Wallet:
         """The wallet as this process last saw it, else as stored: enough for what
         never changes once a wallet is open (its id, owner and currency), without
         asking the store whether it has moved on since. Not to be changed."""
-        cached = cached_in(self.repository.cache, wallet_id)
+        cached = self.cached_wallet(wallet_id)
         return self.get_wallet(wallet_id) if cached is None else cached
 
     def deposit(

@@ -28,6 +28,7 @@ class RandomIds:
 
     def _forget(self) -> None:
         self._bytes, self._at = b"", 0
+        self._lock = threading.Lock()  # another thread may have held it at the fork
 
     def __call__(self) -> UUID:
         with self._lock:

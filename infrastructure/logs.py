@@ -14,12 +14,13 @@ import copy
 import json
 import logging
 import logging.handlers
+import os
 import queue
 import sys
 from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()) | {
     "message",
@@ -82,9 +83,10 @@ class FormattedQueueHandler(logging.handlers.QueueHandler):
         record.message = line
         return record
 
-    def __init__(self, lines: queue.Queue[logging.LogRecord]) -> None:
+    def __init__(self, lines: queue.Queue[logging.LogRecord], stream: TextIO) -> None:
         super().__init__(lines)
         self.lines = lines
+        self.stream = stream  # where the writer writes
 
     def enqueue(self, record: logging.LogRecord) -> None:
         self.lines.put(record)  # blocks only when the writer is that far behind
@@ -93,8 +95,8 @@ class FormattedQueueHandler(logging.handlers.QueueHandler):
 _WRITERS: list[logging.handlers.QueueListener] = []  # the one writing, once configured
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """JSON lines on stderr at ``level``, written by a thread of their own.
+def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
+    """JSON lines on ``stream`` (stderr) at ``level``, written by a thread of their own.
 
     A record notes none of what no line shows: the caller's file and line (a walk
     of the stack per record), the thread, the process (the library's documented
@@ -104,20 +106,43 @@ def configure_logging(level: str = "INFO") -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    writer = logging.StreamHandler(sys.stderr)
+    stream = sys.stderr if stream is None else stream
+    writer = logging.StreamHandler(stream)
     writer.setFormatter(logging.Formatter("%(message)s"))  # the line is formatted already
     lines: queue.Queue[logging.LogRecord] = queue.Queue(LINES_WAITING)
-    handler = FormattedQueueHandler(lines)
+    handler = FormattedQueueHandler(lines, stream)
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     listener = logging.handlers.QueueListener(lines, writer)
     listener.start()
     _WRITERS.append(listener)
+    sys.excepthook = _log_uncaught  # in order with the lines before it, as one JSON line
+
+
+def _log_uncaught(kind: type[BaseException], error: BaseException, tb: Any) -> None:
+    logging.getLogger("payflow").critical("unhandled error", exc_info=(kind, error, tb))
 
 
 @atexit.register
 def stop_logging() -> None:
-    """Write every line still waiting, then stop the writer thread."""
+    """Write every line still waiting, then stop the writer thread; lines logged
+    after that (by later exit handlers, by daemon threads) are written directly."""
     while _WRITERS:
         _WRITERS.pop().stop()
+    _write_directly()
+
+
+def _write_directly() -> None:
+    """Replace the queue's handler with one that writes each line itself (after the
+    writer has stopped, or in a forked child, which has no writer thread)."""
+    root = logging.getLogger()
+    for handler in root.handlers[:]:
+        if isinstance(handler, FormattedQueueHandler):
+            direct = logging.StreamHandler(handler.stream)
+            direct.setFormatter(JsonFormatter())
+            root.removeHandler(handler)
+            root.addHandler(direct)
+
+
+os.register_at_fork(after_in_child=_write_directly)

@@ -28,7 +28,7 @@ from domain.money import Money
 from infrastructure import response_cache as cache
 from infrastructure.response_cache import CachedResponse, fingerprint
 from interfaces.http import render
-from interfaces.http.context import SHARES, blocking, caller, container, party
+from interfaces.http.context import SHARES, blocking, caller, container, continuing, party
 from interfaces.http.errors import ApiError, ErrorCode
 from interfaces.http.jsonio import ok, read_json
 from interfaces.http.keys import OUTCOMES
@@ -100,31 +100,35 @@ async def create_transaction(request: web.Request) -> web.Response:
 
 
 async def _placed(request: web.Request, order: TransferOrder) -> Initiation:
-    """The transfer the order starts, or the one its key started (``PayFlow.begin_place``:
-    checked by the Transfers writer where the checks read only memory, else on a
-    command thread). The commit is awaited here, holding no thread, so as many
-    transfers as arrive while one commit runs share the next."""
+    """The transfer the order starts, or the one its key started. A key is looked up
+    first, on a command thread: a retry is answered whatever the writer's queue
+    holds. Where this process writes wallets alone, the Transfers writer checks the
+    order from memory (``PayFlow.begin_place_in_memory``), and a command thread only
+    if that is not enough; elsewhere a command thread checks it. The commit is
+    awaited here, holding no thread, so as many transfers as arrive while one
+    commit runs share the next."""
     payflow = container(request).payflow
     # A party's transfers waiting for their commit are bounded as its calls on the
     # command threads are: refused (429) before anything is queued, never after.
     with request.app[SHARES].commands.waiting_off(party(request)):
         refusal = deferred_refusal(request)
-        if refusal is not None:  # over the rate limit: only what its key already did
+        if order.idempotency_key is not None or refusal is not None:
             found = await blocking(request, payflow.earlier_transfer, order)
-            if found is None:
+            if found is not None:
+                return found
+            if refusal is not None:  # over the rate limit: only what its key already did
                 raise refusal
-            return found
         try:
-            if payflow.checks_in_memory:  # the writer checks it: no thread is held
-                placed = payflow.begin_place(order)
-            else:  # the checks read the store: on a command thread, beside others'
-                placed = await blocking(request, payflow.begin_place, order)
-            return await asyncio.wrap_future(placed)
+            if payflow.checks_in_memory:
+                placed = await asyncio.wrap_future(payflow.begin_place_in_memory(order))
+                if placed is not None:
+                    return placed
+            return await asyncio.wrap_future(await blocking(request, payflow.begin_place, order))
         except IntegrityError:
             if order.idempotency_key is None:
                 raise  # not a twin: the store refused it, and the answer says so
             # A twin with the same key was accepted first: its answer is this one's too.
-            return await blocking(request, payflow.place, order)
+            return await continuing(request, payflow.place, order)
 
 
 def _transfer_order(

@@ -62,6 +62,15 @@ async def blocking(request: web.Request, call: Callable[..., T], *args: Any, **k
     return await _in_turn(request, pool, call, *args, **kw)
 
 
+async def continuing(request: web.Request, call: Callable[..., T], *args: Any) -> T:
+    """``blocking``, for a call that follows what the request has done already (a
+    commit it waited for): it waits its turn, and is never refused."""
+    shares = request.app[SHARES]
+    pool = shares.queries if request.method in ("GET", "HEAD") else shares.commands
+    request.setdefault(BEGUN, set()).add(pool.pool.name)
+    return await _in_turn(request, pool, call, *args)
+
+
 async def hashing(request: web.Request, call: Callable[..., T], *args: Any) -> T:
     """Run password hashing on its own threads, so a flood of logins cannot hold the
     threads the ledger needs; Overloaded at once when they and their queue are full."""

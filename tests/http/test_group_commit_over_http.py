@@ -203,3 +203,54 @@ async def test_one_party_s_transfers_waiting_for_commits_are_bounded_and_others_
         await success(response, 201)
     client.app[CONTAINER].ledger.drain()
     assert await api.balance(asha) == 96  # two of hers moved (6), one of his came in (2)
+
+
+async def test_a_retry_is_answered_however_full_the_writer_s_queue(
+    client: TestClient, api: Api, asha: Account, ravi: Account, held: HeldCommits
+) -> None:
+    await api.deposit(asha, "100")
+    body = {"receiverId": ravi.user_id, "amount": 7}
+    held.release.set()
+    first = await success(await api.send(asha, body, key="rent"), 201)
+    held.release.clear()
+    held.entered.clear()
+    held.group.capacity = 1
+    busy = await first_in_commit(api, asha, body | {"amount": 1}, held)
+    queued = asyncio.ensure_future(api.send(asha, body | {"amount": 2}))
+    await held.until_queued(1)  # the writer is busy, and its queue is full
+
+    retried = await api.send(asha, body, key="rent")
+    reused = await api.send(asha, body | {"amount": 8}, key="rent")
+    refused = await api.send(asha, body | {"amount": 3})
+
+    assert await success(retried, 201) == first  # the money moved: answered, not refused
+    assert retried.headers["X-Idempotent-Replayed"] == "true"
+    await failure(reused, 409, 3006)
+    await failure(refused, 503, 5007)  # a new one is refused, and nothing was done
+    held.release.set()
+    for response in (await busy, await queued):
+        await success(response, 201)
+    client.app[CONTAINER].ledger.drain()
+    assert await api.balance(asha) == 90  # 7 + 1 + 2
+
+
+async def test_a_payee_named_by_vpa_is_looked_up_off_the_writer(
+    client: TestClient, api: Api, asha: Account, ravi: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await api.deposit(asha, "100")
+    accounts = client.app[CONTAINER].payflow.accounts
+    threads: list[str] = []
+    real = accounts.user_by_vpa
+
+    def user_by_vpa(vpa: str) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(vpa)
+
+    monkeypatch.setattr(accounts, "user_by_vpa", user_by_vpa)
+
+    await success(await api.send(asha, {"receiverVpa": ravi.vpa, "amount": 4}), 201)
+
+    assert threads  # the accounts were asked whose it is ...
+    assert not any(name.startswith("payflow-initiations") for name in threads)  # ... not by it
+    client.app[CONTAINER].ledger.drain()
+    assert await api.balance(ravi) == 4

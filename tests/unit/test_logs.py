@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -33,9 +34,11 @@ class Stderr(io.StringIO):
 def stderr(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stderr]:
     root = logging.getLogger()
     kept_handlers, kept_level = root.handlers[:], root.level
+    for switch in ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing"):
+        monkeypatch.setattr(logging, switch, getattr(logging, switch))  # put back after
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     stream = Stderr()
-    monkeypatch.setattr("sys.stderr", stream)
-    logs.configure_logging("INFO")
+    logs.configure_logging("INFO", stream)
     yield stream
     logs.stop_logging()
     root.handlers[:] = kept_handlers
@@ -80,3 +83,25 @@ def test_lines_below_the_level_are_not_written(stderr: Stderr) -> None:
     logging.getLogger("payflow.test").warning("signal")
     logs.stop_logging()
     assert [line["message"] for line in stderr.lines()] == ["signal"]
+
+
+def test_a_line_logged_after_the_writer_stopped_is_written_all_the_same(stderr: Stderr) -> None:
+    logging.getLogger("payflow.test").warning("before")
+    logs.stop_logging()  # as at exit
+    logging.getLogger("payflow.test").warning("after")  # a later exit handler, say
+    assert [line["message"] for line in stderr.lines()] == ["before", "after"]
+
+
+def test_an_uncaught_error_is_one_json_line_after_the_lines_before_it(stderr: Stderr) -> None:
+    for n in range(100):
+        logging.getLogger("payflow.test").info("line %d", n)
+    try:
+        raise RuntimeError("the ledger could not start")
+    except RuntimeError:
+        sys.excepthook(*sys.exc_info())  # what the interpreter calls for an uncaught error
+    logs.stop_logging()
+
+    lines = stderr.lines()
+    assert [line["message"] for line in lines[:100]] == [f"line {n}" for n in range(100)]
+    assert lines[100]["message"] == "unhandled error"
+    assert "RuntimeError: the ledger could not start" in lines[100]["error"]

@@ -157,10 +157,15 @@ class Projector:
         with self._stirred_lock:
             stirred, self._stirred = self._stirred, set()
         total = 0
-        for leader in self.leaders:
-            if not stirred or leader.name in stirred:
-                while taken := self._project_page(leader):
-                    total += taken
+        try:
+            for leader in self.leaders:
+                if not stirred or leader.name in stirred:
+                    while taken := self._project_page(leader):
+                        total += taken
+        except BaseException:  # the step is retried: with these logs still to look at
+            with self._stirred_lock:
+                self._stirred |= stirred or {leader.name for leader in self.leaders}
+            raise
         return total
 
     def stop(self, timeout: float = 10.0) -> None:

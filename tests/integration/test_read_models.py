@@ -319,3 +319,28 @@ def test_filters_and_pages_a_webhooks_deliveries(ledger: Ledger, projector: Proj
     assert (rest.total, len(rest.deliveries), rest.has_more) == (3, 1, False)
     assert {r.id for r in pending.deliveries}.isdisjoint({r.id for r in rest.deliveries})
     assert (nobody.total, nobody.deliveries, nobody.has_more) == (0, [], False)
+
+
+def test_a_step_that_fails_is_retried_with_the_logs_it_had_to_look_at(
+    ledger: Ledger, projector: Projector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asha, _ = traffic(ledger)
+    projector.catch_up()
+    real = projector._project_page
+    failures = [OSError("the read store went away")]
+
+    def flaky(leader: Any) -> int:
+        if failures and leader.name == ledger.wallets.name:
+            raise failures.pop()
+        return real(leader)
+
+    monkeypatch.setattr(projector, "_project_page", flaky)
+    payflow_on(ledger).deposit(asha, Money(1))
+    projector._stirred.add(ledger.wallets.name)
+
+    with pytest.raises(OSError, match="went away"):
+        projector._step()
+    projector._stirred.add(ledger.transfers.name)  # another log is committed to meanwhile
+    projector._step()
+
+    assert projector.position(ledger.wallets.name) == ledger.wallets.recorder.max_notification_id()

@@ -491,6 +491,14 @@ class GroupCommit:
                 commit.outcome.set_exception(error)
 
 
+def answered(value: T) -> Future[T]:
+    """A future that already holds ``value``: an answer given at once, where others
+    are given when their commit is made."""
+    future: Future[T] = Future()
+    future.set_result(value)
+    return future
+
+
 def _decided(item: _Commit | _Decision) -> _Commit | None:
     return item.run() if isinstance(item, _Decision) else item
 

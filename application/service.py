@@ -17,7 +17,7 @@ from typing import TypeVar
 from uuid import UUID
 
 from application.accounts import Accounts
-from application.base import Pending
+from application.base import Pending, answered
 from application.policy import DEFAULT_CURRENCY
 from application.ports import PasswordHasher
 from application.sessions import Sessions
@@ -60,15 +60,6 @@ def replay_first(earlier: Callable[[], R | None], act: Callable[[], R]) -> R:
         if found is None:
             raise
         return found
-
-
-def _done(answer: Initiation | None) -> Future[Initiation] | None:
-    """A future already holding ``answer``, or None for none."""
-    if answer is None:
-        return None
-    done: Future[Initiation] = Future()
-    done.set_result(answer)
-    return done
 
 
 @dataclass(frozen=True)
@@ -247,10 +238,12 @@ class PayFlow:
         (the replay of the transfer the order's key started, the new transfer once
         committed, or the refusal). If the future raises IntegrityError, a twin
         request with the same key was accepted first, and ``place`` answers with it."""
-        return replay_first(
-            lambda: _done(self.earlier_transfer(order)),
-            lambda: self.transfers.begin(self._request_for(order)),
-        )
+
+        def earlier() -> Future[Initiation] | None:
+            found = self.earlier_transfer(order)
+            return None if found is None else answered(found)
+
+        return replay_first(earlier, lambda: self.transfers.begin(self._request_for(order)))
 
     def begin_place_in_memory(self, order: TransferOrder) -> Future[Initiation | None]:
         """``begin_place`` for an order whose key, if any, has been looked up already
@@ -278,6 +271,7 @@ class PayFlow:
         if receiver is None or sender is None:
             return None
         try:
+            self.limits.check_transfer(amount)
             return self._checked(order, receiver, sender)
         except PayFlowError:
             if order.idempotency_key is not None:
@@ -310,10 +304,9 @@ class PayFlow:
     def _checked(
         self, order: TransferOrder, receiver_wallet: Wallet, sender_wallet: Wallet
     ) -> TransferRequest:
-        """The request for an order between these wallets, if the limits, the parties
-        and the sender's allowance admit it."""
+        """The request for an order within the limits between these wallets, if the
+        parties and the sender's allowance admit it."""
         amount = order.amount
-        self.limits.check_transfer(amount)
         if receiver_wallet.owner_id == order.sender_id:
             raise SelfTransfer("cannot send money to yourself")
         # Refuse at once what the wallet would refuse; the wallet still decides.

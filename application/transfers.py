@@ -15,7 +15,13 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import EnvType
 
-from application.base import SNAPSHOT_INTERVAL, GroupCommit, LedgerProcess, Pending
+from application.base import (
+    SNAPSHOT_INTERVAL,
+    GroupCommit,
+    LedgerProcess,
+    Pending,
+    answered,
+)
 from application.events import TRANSFER_STEPS
 from domain.errors import IdempotencyConflict, IllegalTransition, TransferNotFound
 from domain.money import Money
@@ -84,9 +90,7 @@ class Transfers(LedgerProcess):
         if request.idempotency_key is not None:
             earlier = self.initiated(self._id_of(request))
             if earlier is not None:
-                replay: Future[Initiation] = Future()
-                replay.set_result(self._replay_of(request, earlier))
-                return replay
+                return answered(self._replay_of(request, earlier))
         return self.initiations.decide(lambda: self.prepare(request))
 
     def prepare(self, request: TransferRequest) -> Pending:

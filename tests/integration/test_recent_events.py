@@ -4,6 +4,7 @@ store, as ever."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -71,10 +72,13 @@ def test_what_another_process_committed_is_decoded_from_the_store(
         api.close()
 
 
-def count_store_reads(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many notifications each read of a leader's log from the store gave."""
+def count_store_reads(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, apps: Sequence[Any] = ()
+) -> list[int]:
+    """How many notifications each read of a leader's log from the store gave (of the
+    logs of ``apps``, by default every one the ledger's followers follow)."""
     reads: list[int] = []
-    for app in (ledger.wallets, ledger.transfers, ledger.webhooks):
+    for app in apps or (ledger.wallets, ledger.transfers, ledger.webhooks):
         real = app.recorder.select_notifications
 
         def counted(*args: Any, real: Any = real, **kwargs: Any) -> Any:
@@ -84,6 +88,19 @@ def count_store_reads(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> list[i
 
         monkeypatch.setattr(app.recorder, "select_notifications", counted)
     return reads
+
+
+def assert_completed_and_projected(
+    ledger: Ledger, projector: Projector, sent: Sequence[Any], receiver: Any, received: Money
+) -> None:
+    """Every transfer sent is COMPLETED in the read models, the receiver holds what they
+    sent, and the audit finds nothing wrong."""
+    for initiation in sent:
+        row = queries.transfer_row(projector.store, initiation.transfer.id)
+        assert row is not None
+        assert row.status is TransferStatus.COMPLETED
+    assert payflow_on(ledger).wallet_of(receiver).balance == received
+    assert checked_audit(ledger).violations == []
 
 
 def test_followers_page_through_what_this_process_committed_without_the_store(
@@ -106,12 +123,7 @@ def test_followers_page_through_what_this_process_committed_without_the_store(
 
         assert reads  # each follower looked past the end of what it was given ...
         assert set(reads) == {0}  # ... and the store had nothing more for it
-        for initiation in sent:
-            row = queries.transfer_row(projector.store, initiation.transfer.id)
-            assert row is not None
-            assert row.status is TransferStatus.COMPLETED
-        assert payflow.wallet_of(ravi).balance == Money.parse("20")
-        assert checked_audit(ledger).violations == []
+        assert_completed_and_projected(ledger, projector, sent, ravi, Money.parse("20"))
     finally:
         projector.store.datastore.close()
 
@@ -129,15 +141,7 @@ def test_where_this_process_writes_a_log_alone_a_caught_up_follower_never_asks_t
         asha, ravi = asha_and_ravi(ledger)
         ledger.drain()
         projector.catch_up()
-        asked: list[str] = []
-        for app in (ledger.wallets, ledger.transfers):
-            real = app.recorder.select_notifications
-
-            def counted(*args: Any, real: Any = real, name: str = app.name, **kw: Any) -> Any:
-                asked.append(name)
-                return real(*args, **kw)
-
-            monkeypatch.setattr(app.recorder, "select_notifications", counted)
+        asked = count_store_reads(ledger, monkeypatch, (ledger.wallets, ledger.transfers))
 
         sent = [payflow.send(asha, Money.parse("4"), receiver_id=ravi) for _ in range(5)]
         ledger.drain()
@@ -146,12 +150,7 @@ def test_where_this_process_writes_a_log_alone_a_caught_up_follower_never_asks_t
         projector.catch_up()
 
         assert asked == []
-        for initiation in sent:
-            row = queries.transfer_row(projector.store, initiation.transfer.id)
-            assert row is not None
-            assert row.status is TransferStatus.COMPLETED
-        assert payflow.wallet_of(ravi).balance == Money.parse("20")
-        assert checked_audit(ledger).violations == []
+        assert_completed_and_projected(ledger, projector, sent, ravi, Money.parse("20"))
     finally:
         projector.store.datastore.close()
         ledger.close()

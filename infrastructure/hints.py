@@ -68,7 +68,7 @@ class RedisHints:
     def _receive(self, on_hint: Callable[[str], None]) -> None:
         while not self._stopping.is_set():
             try:
-                subscription = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                subscription = self._client.pubsub(ignore_subscribe_messages=True)
                 subscription.psubscribe(self._channel + "*")
                 while not self._stopping.is_set():
                     message = subscription.get_message(timeout=0.5)

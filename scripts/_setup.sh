@@ -19,14 +19,15 @@ setup_venv() {
     echo "Creating .venv ..." >&2
     "$(find_python)" -m venv .venv
   fi
-  # Reinstall only when the packaging files change (or the extra asked for is new).
+  # Versions are pinned by scripts/constraints.txt. Reinstall only when the packaging
+  # files change (or the extra asked for is new).
   local stamp=".venv/.payflow-installed${extra}"
   local wanted
-  wanted="$(cat setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1)"
+  wanted="$(cat setup.cfg pyproject.toml scripts/constraints.txt | sha256sum | cut -d' ' -f1)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
     echo "Installing PayFlow${extra} into .venv ..." >&2
     .venv/bin/python -m pip install --quiet --upgrade pip >&2
-    .venv/bin/python -m pip install --quiet -e ".${extra}" >&2
+    .venv/bin/python -m pip install --quiet -c scripts/constraints.txt -e ".${extra}" >&2
     echo "$wanted" >"$stamp"
     if [ -n "$extra" ]; then echo "$wanted" >".venv/.payflow-installed"; fi  # service too
   fi

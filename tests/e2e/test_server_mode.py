@@ -28,6 +28,18 @@ class Api(Server):
         self._wait_until_healthy()
 
 
+def stopped(script: subprocess.Popen[bytes], log: Path) -> int:
+    """The exit code of a deployment told to stop; if it has not stopped within a
+    minute, its processes are aborted so that each writes the stacks of its threads
+    to the log (PYTHONFAULTHANDLER), and the failure shows them."""
+    try:
+        return script.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(script.pid, signal.SIGABRT)
+        script.wait(timeout=30)
+        raise AssertionError(f"server mode did not stop:\n{log.read_text()[-20_000:]}") from None
+
+
 def test_money_moves_across_separate_api_saga_and_projector_processes(
     tmp_path: Path, postgres_schema: str
 ) -> None:
@@ -41,6 +53,7 @@ def test_money_moves_across_separate_api_saga_and_projector_processes(
         "REDIS_URL": REDIS_URL,
         "PAYFLOW_REDIS_PREFIX": f"{postgres_schema}:",
         "PAYFLOW_SAGA_POLL_MS": "100",
+        "PYTHONFAULTHANDLER": "1",  # a process that will not stop shows its threads
     }
     script = subprocess.Popen(
         [str(ROOT / "scripts" / "server-mode")],
@@ -75,7 +88,7 @@ def test_money_moves_across_separate_api_saga_and_projector_processes(
         assert wallet["data"]["wallet"]["balance"] == 40
 
         os.killpg(script.pid, signal.SIGTERM)
-        assert script.wait(timeout=60) == 0
+        assert stopped(script, log) == 0
         output = log.read_text()
         for worker in ("saga", "projector", "webhooks"):
             assert f"PayFlow {worker} stopped cleanly." in output

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future
 from copy import deepcopy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -300,11 +300,48 @@ class Snapshotting(Application[UUID]):
                 )
 
 
-@dataclass
-class _Commit:
-    events: Sequence[Any]
-    aggregates: Sequence[Any]  # given to the store with their events, for its cache
-    outcome: Future[list[Recording[UUID]]] = field(default_factory=Future)
+Reply = Callable[[Any, BaseException | None], None]
+"""How a writer answers its caller: ``reply(value, None)``, or ``reply(None, error)``
+for a refusal; once, on the writer's thread, so it must not block."""
+
+
+def settling(future: Future[Any]) -> Reply:
+    """A reply that settles ``future``."""
+
+    def reply(value: Any, error: BaseException | None) -> None:
+        if error is None:
+            future.set_result(value)
+        else:
+            future.set_exception(error)
+
+    return reply
+
+
+class _Queued:
+    """Something a group commit holds for a caller, who is replied to exactly once."""
+
+    def __init__(self, reply: Reply) -> None:
+        self._reply: Reply | None = reply
+
+    @property
+    def replied(self) -> bool:
+        return self._reply is None
+
+    def settle(self, value: Any, error: BaseException | None) -> None:
+        reply, self._reply = self._reply, None
+        if reply is None:
+            return
+        try:
+            reply(value, error)
+        except Exception:  # the caller's own reply failed: the writer goes on
+            log.exception("a reply to a group commit's caller failed")
+
+
+class _Commit(_Queued):
+    def __init__(self, events: Sequence[Any], aggregates: Sequence[Any], reply: Reply) -> None:
+        super().__init__(reply)
+        self.events = events
+        self.aggregates = aggregates  # given to the store with their events, for its cache
 
 
 @dataclass(frozen=True)
@@ -317,34 +354,36 @@ class Pending:
     answer: Callable[[BaseException | None], Any]
 
 
-@dataclass
-class _Decision:
+class _Decision(_Queued):
     """A caller's decision, run on the writer just before the commit it may join."""
 
-    decide: Callable[[], Any]
-    context: contextvars.Context
-    outcome: Future[Any] = field(default_factory=Future)
+    def __init__(self, decide: Callable[[], Any], reply: Reply) -> None:
+        super().__init__(reply)
+        self.decide = decide
+        self.context = contextvars.copy_context()
 
     def run(self) -> _Commit | None:
         """Decide; the commit it asks for, if any (else it has been answered)."""
         try:
             decided = self.context.run(self.decide)
             if not isinstance(decided, Pending):
-                self.outcome.set_result(decided)
+                self.settle(decided, None)
                 return None
             events = [e for aggregate in decided.aggregates for e in aggregate.collect_events()]
         except Exception as error:  # a refusal: the caller it belongs to raises it
-            self.outcome.set_exception(error)
+            self.settle(None, error)
             return None
-        commit = _Commit(events, decided.aggregates)
-        commit.outcome.add_done_callback(lambda made: self._answer(decided, made))
-        return commit
+        return _Commit(
+            events, decided.aggregates, lambda _, error: self._answer(decided.answer, error)
+        )
 
-    def _answer(self, decided: Pending, made: Future[Any]) -> None:
+    def _answer(self, answer: Callable[[BaseException | None], Any], error: Any) -> None:
         try:
-            self.outcome.set_result(decided.answer(made.exception()))
-        except Exception as error:
-            self.outcome.set_exception(error)
+            value = answer(error)
+        except Exception as refusal:
+            self.settle(None, refusal)
+        else:
+            self.settle(value, None)
 
 
 COMMITS_WAITING = 4096  # callers a group commit holds waiting for the next commit, at most
@@ -402,27 +441,32 @@ class GroupCommit:
     def submit(self, *aggregates: Any) -> Future[list[Recording[UUID]]]:
         """Queue ``aggregates`` to be saved (all or none) with whatever else is waiting;
         the future of their recordings, or of the error that refused them."""
+        future: Future[list[Recording[UUID]]] = Future()
         with self._queued:
             self._admit()
             events = [event for aggregate in aggregates for event in aggregate.collect_events()]
-            mine = _Commit(events, aggregates)
-            self._queue.append(mine)
+            self._queue.append(_Commit(events, aggregates, settling(future)))
             self._queued.notify()
-        return mine.outcome
+        return future
 
     def decide(self, decision: Callable[[], Any]) -> Future[Any]:
-        """Queue ``decision`` to run on the writer before its next commit: the future
-        of its answer, or, if it names aggregates to commit (``Pending``), of its
-        answer once they are committed or refused. A decision must not wait for this
-        writer (it would wait for itself), and should not wait for anything else:
-        every caller queued behind it waits as long."""
-        mine = _Decision(decision, contextvars.copy_context())
-        mine.outcome.set_running_or_notify_cancel()  # a caller who stops waiting cannot undo it
+        """``decide_then``, answered through a future."""
+        future: Future[Any] = Future()
+        future.set_running_or_notify_cancel()  # a caller who stops waiting cannot undo it
+        self.decide_then(decision, settling(future))
+        return future
+
+    def decide_then(self, decision: Callable[[], Any], reply: Reply) -> None:
+        """Queue ``decision`` to run on the writer before its next commit, in the
+        caller's context; ``reply`` is given its answer, or, if it names aggregates to
+        commit (``Pending``), its answer once they are committed or refused. A
+        decision must not wait for this writer (it would wait for itself), and should
+        not wait for anything else: every caller queued behind it waits as long."""
+        mine = _Decision(decision, reply)
         with self._queued:
             self._admit()
             self._queue.append(mine)
             self._queued.notify()
-        return mine.outcome
 
     def _admit(self) -> None:
         if self._closed:
@@ -461,8 +505,7 @@ class GroupCommit:
             except BaseException:  # never expected: nobody may be left waiting
                 log.exception("%s could not commit a batch of %d", self.name, len(batch))
                 for item in batch:
-                    if not item.outcome.done():
-                        item.outcome.set_exception(RuntimeError(f"{self.name} failed"))
+                    item.settle(None, RuntimeError(f"{self.name} failed"))
 
     def _commit(self, batch: list[_Commit]) -> None:
         if not batch:
@@ -478,17 +521,19 @@ class GroupCommit:
             else:
                 for commit in batch:
                     ids = {e.originator_id for e in commit.events}
-                    commit.outcome.set_result(
-                        [r for r in recordings if r.domain_event.originator_id in ids]
+                    commit.settle(
+                        [r for r in recordings if r.domain_event.originator_id in ids], None
                     )
                 return
         # Each caller its own commit, and its own outcome (its collision, the store's
         # error): nobody is told "saved" for a commit that did not happen.
         for commit in batch:
             try:
-                commit.outcome.set_result(self._save(*commit.events, *commit.aggregates))
+                recordings = self._save(*commit.events, *commit.aggregates)
             except Exception as error:  # the caller it belongs to raises it
-                commit.outcome.set_exception(error)
+                commit.settle(None, error)
+            else:
+                commit.settle(recordings, None)
 
 
 def answered(value: T) -> Future[T]:

@@ -17,7 +17,7 @@ from typing import TypeVar
 from uuid import UUID
 
 from application.accounts import Accounts
-from application.base import Pending, answered
+from application.base import Pending, Reply, answered
 from application.policy import DEFAULT_CURRENCY
 from application.ports import PasswordHasher
 from application.sessions import Sessions
@@ -245,20 +245,21 @@ class PayFlow:
 
         return replay_first(earlier, lambda: self.transfers.begin(self._request_for(order)))
 
-    def begin_place_in_memory(self, order: TransferOrder) -> Future[Initiation | None]:
+    def begin_place_in_memory(self, order: TransferOrder, reply: Reply) -> None:
         """``begin_place`` for an order whose key, if any, has been looked up already
         (``earlier_transfer``), holding no thread: the Transfers writer checks it just
-        before its next commit (``GroupCommit.decide``) from what this process holds,
-        reading nothing. The future's answer is None if that is not enough (a party
-        not in memory, a payee named by VPA, a keyed order refused, which a twin may
-        have been accepted for): ``begin_place`` then decides it, off the writer,
-        which never waits on the store for anyone. Only where ``checks_in_memory``."""
+        before its next commit (``GroupCommit.decide_then``) from what this process
+        holds, reading nothing, and gives ``reply`` the answer on its own thread.
+        The answer is None if that is not enough (a party not in memory, a payee
+        named by VPA, a keyed order refused, which a twin may have been accepted
+        for): ``begin_place`` then decides it, off the writer, which never waits on
+        the store for anyone. Only where ``checks_in_memory``."""
 
         def decide() -> Pending | None:
             request = self._request_in_memory(order)
             return None if request is None else self.transfers.prepare(request)
 
-        return self.transfers.initiations.decide(decide)
+        self.transfers.initiations.decide_then(decide, reply)
 
     def _request_in_memory(self, order: TransferOrder) -> TransferRequest | None:
         """``_request_for`` from the wallets in memory alone, or None if it would need

@@ -25,8 +25,9 @@ from interfaces.http import (
     webhooks,
 )
 from interfaces.http.errors import envelope_middleware, store_guard_middleware
-from interfaces.http.keys import CONTAINER, OUTCOMES
+from interfaces.http.keys import CONTAINER, OUTCOMES, REPLIES
 from interfaces.http.ratelimit import rate_limit_headers, rate_limit_middleware
+from interfaces.http.replies import WriterReplies
 from interfaces.http.waiting import OutcomeWatch, TransferOutcomes
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ def create_app(container: Container, run_workers: bool = True) -> web.Applicatio
     app[CONTAINER] = container
     app[context.SHARES] = context.Shares.of(container)
     app[OUTCOMES] = TransferOutcomes()
+    app[REPLIES] = WriterReplies()
     app[metrics.METRICS] = metrics.HttpMetrics()
     consistency.install(app, only_writer=run_workers)
     app[simulation.SIMULATION] = container.settings.simulation_routes(embedded=run_workers)
@@ -65,6 +67,7 @@ def create_app(container: Container, run_workers: bool = True) -> web.Applicatio
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         outcomes = app[OUTCOMES]
         outcomes.bind(asyncio.get_running_loop())
+        app[REPLIES].bind(asyncio.get_running_loop())
         container.ledger.transfers.lead(outcomes)
         watch = None
         if not run_workers:  # the saga commits elsewhere: watch the log for outcomes

@@ -31,7 +31,7 @@ from interfaces.http import render
 from interfaces.http.context import SHARES, blocking, caller, container, continuing, party
 from interfaces.http.errors import ApiError, ErrorCode
 from interfaces.http.jsonio import ok, read_json
-from interfaces.http.keys import OUTCOMES
+from interfaces.http.keys import OUTCOMES, REPLIES
 from interfaces.http.metrics import METRICS
 from interfaces.http.ratelimit import IDEMPOTENCY_HEADER, deferred_refusal
 from interfaces.http.schemas import (
@@ -120,7 +120,9 @@ async def _placed(request: web.Request, order: TransferOrder) -> Initiation:
                 raise refusal
         try:
             if payflow.checks_in_memory:
-                placed = await asyncio.wrap_future(payflow.begin_place_in_memory(order))
+                decided, reply = request.app[REPLIES].expect()
+                payflow.begin_place_in_memory(order, reply)
+                placed: Initiation | None = await decided
                 if placed is not None:
                     return placed
             return await asyncio.wrap_future(await blocking(request, payflow.begin_place, order))

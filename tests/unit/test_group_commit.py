@@ -284,3 +284,39 @@ def test_past_its_capacity_a_decision_is_refused_at_once_and_never_runs() -> Non
     store.release.set()
     group.close()
     assert ran == []
+
+
+def test_each_caller_is_replied_to_once_on_the_writer_and_a_failing_reply_stops_nothing() -> None:
+    store = Store()
+    group = GroupCommit(store.save)
+    store.release.clear()
+    group.submit(Thing())
+    assert store.entered.wait(GUARD)  # the next callers share one commit
+    replies: list[tuple[str, Any, BaseException | None, str]] = []
+    done = threading.Event()
+
+    def reply_as(name: str) -> Any:
+        def reply(value: Any, error: BaseException | None) -> None:
+            replies.append((name, value, error, threading.current_thread().name))
+            if name == "careless":
+                raise RuntimeError("this caller's reply is broken")
+            if name == "last":
+                done.set()
+
+        return reply
+
+    things = [Thing() for _ in range(3)]
+    group.decide_then(lambda: Pending((things[0],), lambda e: "first"), reply_as("first"))
+    group.decide_then(lambda: Pending((things[1],), lambda e: "careless"), reply_as("careless"))
+    group.decide_then(lambda: Pending((things[2],), lambda e: "last"), reply_as("last"))
+    store.release.set()
+
+    assert done.wait(GUARD)
+    assert [(name, value, error) for name, value, error, _ in replies] == [
+        ("first", "first", None),
+        ("careless", "careless", None),
+        ("last", "last", None),
+    ]
+    assert {thread for *_, thread in replies} == {"payflow-commits"}
+    assert store.calls == [1, 3]
+    assert group.save(Thing()) == []  # the writer is still there after the broken reply

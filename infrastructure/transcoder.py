@@ -51,14 +51,19 @@ class OrjsonTranscoder(JSONTranscoder):
         if kind in _JSON_SCALARS:
             return value
         if kind is dict:
-            if not all(type(key) is str for key in value):
-                raise _Inexact
-            return {key: self._tagged(item) for key, item in value.items()}
+            tagged = {}
+            for key, item in value.items():  # an event's state: mostly scalars, inline
+                if type(key) is not str:
+                    raise _Inexact
+                tagged[key] = item if type(item) in _JSON_SCALARS else self._tagged(item)
+            return tagged
         if kind is list or kind is tuple:
             return [self._tagged(item) for item in value]
         transcoding = self.types.get(kind)
         if transcoding is not None:
-            return {"_type_": transcoding.name, "_data_": self._tagged(transcoding.encode(value))}
+            data = transcoding.encode(value)  # a str for UUID, datetime and Decimal
+            tagged = data if type(data) in _JSON_SCALARS else self._tagged(data)
+            return {"_type_": transcoding.name, "_data_": tagged}
         return _plain(value)
 
     def _untagged(self, value: Any) -> Any:

@@ -190,7 +190,7 @@ class Transfers(LedgerProcess):
 
     @policy.register
     def _debited(self, event: Wallet.Debited, step: ProcessingEvent[UUID]) -> None:
-        self._advance(event.transfer_id, step, lambda t: t.mark_debited())
+        self._advance(event.transfer_id, step, lambda t: t.mark_debited(event.credit_decided))
 
     @policy.register
     def _debit_declined(self, event: Wallet.DebitDeclined, step: ProcessingEvent[UUID]) -> None:

@@ -39,6 +39,11 @@ class Wallets(LedgerProcess):
     name = "Wallets"
     snapshotting_intervals = {Wallet: SNAPSHOT_INTERVAL, Deposit: SNAPSHOT_INTERVAL}
     topics = WALLET_STEPS.topics
+    # Every wallet is this application's, so a transfer's credit is made in its debit's
+    # commit. False: the credit is a step of its own, after Transfer.Debited, as it is
+    # for transfers debited before the two were made together (and would be for a
+    # receiver whose wallet another partition holds).
+    credit_with_debit = True
 
     def __init__(
         self,
@@ -162,37 +167,67 @@ class Wallets(LedgerProcess):
         """Events of other kinds need no step here."""
 
     def page_loads(self, domain_event: Any) -> tuple[UUID, ...]:
-        if isinstance(domain_event, Transfer.Initiated | Transfer.RefundRequested):
+        if isinstance(domain_event, Transfer.Initiated):
+            if not self.credit_with_debit:
+                return (domain_event.sender_wallet_id,)
+            return (domain_event.sender_wallet_id, domain_event.receiver_wallet_id)
+        if isinstance(domain_event, Transfer.RefundRequested):
             return (domain_event.sender_wallet_id,)
-        if isinstance(domain_event, Transfer.Debited):
+        if isinstance(domain_event, Transfer.Debited) and not domain_event.credit_decided:
             return (domain_event.receiver_wallet_id,)
         return ()
 
     @policy.register
     def _debit(self, event: Transfer.Initiated, step: ProcessingEvent[UUID]) -> None:
+        """Debit the sender and (``credit_with_debit``), in the same commit, credit the
+        receiver or record why not: the transfer's money moves in one step, and its
+        credit step (``Transfer.Debited``) then has nothing left to do."""
         sender: Wallet = self.load(event.sender_wallet_id, step)
         amount = Money(event.amount, event.currency)
         day = day_of(event.timestamp)
+        with_credit = self.credit_with_debit
         try:
             sender.debit(
-                event.originator_id, amount, event.receiver_wallet_id, day, self.limits.daily
+                event.originator_id,
+                amount,
+                event.receiver_wallet_id,
+                day,
+                self.limits.daily,
+                credit_decided=with_credit,
             )
         except PayFlowError as refusal:
             sender.decline_debit(event.originator_id, reason=describe(refusal))
-        step.collect_events(sender)
+            with_credit = False
+        step.collect_events(sender)  # the debit comes first in the log
+        if with_credit:
+            self._credit_receiver(event.receiver_wallet_id, amount, event, step)
 
     @policy.register
     def _credit(self, event: Transfer.Debited, step: ProcessingEvent[UUID]) -> None:
-        receiver: Wallet = self.load(event.receiver_wallet_id, step)
-        injected = self.faults.failure_for(event.originator_id)
+        """The credit step of a transfer debited without its credit (before the two
+        were made together, or by a writer that could not make them together)."""
+        if event.credit_decided:
+            return
+        amount = Money(event.amount, event.currency)
+        self._credit_receiver(event.receiver_wallet_id, amount, event, step)
+
+    def _credit_receiver(
+        self,
+        receiver_id: UUID,
+        amount: Money,
+        event: Transfer.Initiated | Transfer.Debited,
+        step: ProcessingEvent[UUID],
+    ) -> None:
+        receiver: Wallet = self.load(receiver_id, step)
+        transfer_id = event.originator_id
+        injected = self.faults.failure_for(transfer_id)
         try:
             if injected:
-                receiver.decline_credit(event.originator_id, reason=injected)
+                receiver.decline_credit(transfer_id, reason=injected)
             else:
-                amount = Money(event.amount, event.currency)
-                receiver.credit(event.originator_id, amount, event.sender_wallet_id)
+                receiver.credit(transfer_id, amount, event.sender_wallet_id)
         except PayFlowError as refusal:
-            receiver.decline_credit(event.originator_id, reason=describe(refusal))
+            receiver.decline_credit(transfer_id, reason=describe(refusal))
         step.collect_events(receiver)
 
     @policy.register

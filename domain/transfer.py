@@ -71,12 +71,15 @@ class Transfer(LedgerAggregate):
         wait_until: datetime | None = None  # absent from transfers accepted before it was
 
     class Debited(Aggregate.Event):
-        """The sender's wallet was debited; the credit step needs where and how much."""
+        """The sender's wallet was debited; the credit step needs where and how much,
+        unless the credit's outcome was recorded with the debit (``credit_decided``;
+        absent, False, in transfers debited before that was done)."""
 
         receiver_wallet_id: UUID
         sender_wallet_id: UUID
         amount: int
         currency: str
+        credit_decided: bool = False
 
     class RefundRequested(Aggregate.Event):
         """The credit was refused; the refund step needs whom to pay back, and the
@@ -194,13 +197,16 @@ class Transfer(LedgerAggregate):
             self.failure_reason and self.failure_reason.startswith(REFUNDED_PREFIX)
         )
 
-    def mark_debited(self) -> None:
+    def mark_debited(self, credit_decided: bool = False) -> None:
+        """The sender's wallet was debited; ``credit_decided`` if the credit's outcome
+        was recorded with the debit, so the credit step has nothing left to do."""
         self._require_transition(TransferStatus.DEBITED)
         self._debited(
             receiver_wallet_id=self.receiver_wallet_id,
             sender_wallet_id=self.sender_wallet_id,
             amount=self.amount_minor,
             currency=self.currency,
+            credit_decided=credit_decided,
         )
 
     @event(Debited)
@@ -210,6 +216,7 @@ class Transfer(LedgerAggregate):
         sender_wallet_id: UUID,
         amount: int,
         currency: str,
+        credit_decided: bool,
     ) -> None:
         self.status = TransferStatus.DEBITED
 

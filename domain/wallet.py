@@ -60,6 +60,9 @@ class Wallet(LedgerAggregate):
         amount: int
         counterparty_id: UUID
         day: str
+        # The counterparty's credit, or its refusal, was recorded in the same commit.
+        # Absent (False) in debits recorded before the saga credited in the same step.
+        credit_decided: bool = False
 
     class Credited(Aggregate.Event):
         transfer_id: UUID
@@ -172,11 +175,13 @@ class Wallet(LedgerAggregate):
         receiver_wallet_id: UUID,
         day: str,
         daily: DailyLimit | None = None,
+        credit_decided: bool = False,
     ) -> None:
         """Take a transfer's amount out; it is in flight until credited or reversed.
 
         ``day`` is the transfer's own date (from its event timestamp), so a replay
-        decides exactly as the first run did.
+        decides exactly as the first run did. ``credit_decided``: the caller records
+        the receiver's credit, or its refusal, in the same commit as this debit.
         """
         self._require_open()
         self._require_amount(amount)
@@ -190,6 +195,7 @@ class Wallet(LedgerAggregate):
             amount=amount.minor,
             counterparty_id=receiver_wallet_id,
             day=day,
+            credit_decided=credit_decided,
         )
 
     def check_daily_allowance(self, amount: Money, day: str, daily: DailyLimit) -> None:
@@ -202,7 +208,9 @@ class Wallet(LedgerAggregate):
             raise DailyLimitExceeded(f"daily sending limit of {limit} would be exceeded")
 
     @event(Debited)
-    def _debited(self, transfer_id: UUID, amount: int, counterparty_id: UUID, day: str) -> None:
+    def _debited(
+        self, transfer_id: UUID, amount: int, counterparty_id: UUID, day: str, credit_decided: bool
+    ) -> None:
         self.balance_minor -= amount
         if day != self.usage_day:
             self.usage_day, self.sent_today, self.count_today = day, 0, 0

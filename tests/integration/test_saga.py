@@ -64,6 +64,57 @@ def test_completes_a_transfer_and_moves_the_money_exactly(ledger: Ledger) -> Non
     assert checked_audit(ledger).violations == []
 
 
+def test_the_debit_and_the_credit_are_one_commit_and_the_credit_step_then_does_nothing(
+    ledger: Ledger,
+) -> None:
+    payflow = payflow_on(ledger)
+    asha, ravi = open_two_users(payflow)
+    payflow.deposit(asha, rupees("50"))
+    sent = payflow.send(asha, rupees("20"), receiver_id=ravi)
+    wallet_log = ledger.wallets.recorder.max_notification_id() or 0
+
+    ledger.wallets.pull_and_process(ledger.transfers.name)  # the debit and the credit
+    assert balance(payflow, asha) == rupees("30")
+    assert balance(payflow, ravi) == rupees("20")
+    moved = ledger.wallets.recorder.select_notifications(start=wallet_log + 1, limit=10)
+    assert [n.topic.rsplit(".", 1)[-1] for n in moved] == ["Debited", "Credited"]
+    debited = ledger.wallets.mapper.to_domain_event(moved[0])
+    assert isinstance(debited, Wallet.Debited)
+    assert debited.credit_decided
+
+    ledger.drain()  # the transfer records both; Transfer.Debited needs no credit step
+    assert statuses(ledger, sent.transfer.id) == ["INITIATED", "DEBITED", "CREDITED", "COMPLETED"]
+    (marked,) = [
+        e for e in ledger.transfers.events.get(sent.transfer.id) if isinstance(e, Transfer.Debited)
+    ]
+    assert marked.credit_decided
+    assert ledger.wallets.recorder.max_notification_id() == wallet_log + 2  # nothing more
+    assert balance(payflow, ravi) == rupees("20")
+    assert checked_audit(ledger).violations == []
+
+
+def test_a_transfer_debited_without_its_credit_is_credited_once_by_the_credit_step(
+    ledger: Ledger,
+) -> None:
+    """As a transfer debited before the two were made together is: the credit step
+    (``Transfer.Debited`` without ``credit_decided``) still credits it, once."""
+    payflow = payflow_on(ledger)
+    asha, ravi = open_two_users(payflow)
+    payflow.deposit(asha, rupees("50"))
+    sent = payflow.send(asha, rupees("20"), receiver_id=ravi)
+
+    ledger.wallets.credit_with_debit = False  # for this step only
+    ledger.wallets.pull_and_process(ledger.transfers.name)
+    ledger.wallets.credit_with_debit = True
+    assert balance(payflow, ravi) == rupees("0")  # in flight
+
+    ledger.drain()
+    assert statuses(ledger, sent.transfer.id) == ["INITIATED", "DEBITED", "CREDITED", "COMPLETED"]
+    assert balance(payflow, asha) == rupees("30")
+    assert balance(payflow, ravi) == rupees("20")
+    assert checked_audit(ledger).violations == []
+
+
 def test_fails_without_moving_money_when_the_sender_cannot_pay(ledger: Ledger) -> None:
     payflow = payflow_on(ledger)
     asha, ravi = open_two_users(payflow)

@@ -49,7 +49,8 @@ def three_transfers(ledger: Ledger) -> dict[str, Any]:
     ledger.wallets.freeze_wallet(payflow.wallet_of(meera).id, reason="closed by bank")
     return {
         "completes": payflow.send(asha, Money.parse("40"), receiver_id=ravi).transfer.id,
-        "unpaid": payflow.send(ravi, Money.parse("5"), receiver_id=asha).transfer.id,
+        # More than Ravi will hold, whichever order the steps run in.
+        "unpaid": payflow.send(ravi, Money.parse("500"), receiver_id=asha).transfer.id,
         "refunded": payflow.send(asha, Money.parse("25"), receiver_id=meera).transfer.id,
         "users": (asha, ravi, meera),
     }
@@ -66,9 +67,10 @@ def test_each_step_happens_once_when_the_saga_stops_between_every_pair_of_steps(
         ledger = restart()
         assert checked_audit(ledger, settled=False).violations == []
 
-    # completes: debit, mark debited, credit, mark completed (4); unpaid: declined debit,
-    # mark failed (2); refunded: debit, debited, declined credit, refund requested,
-    # reversal, failed (6).
+    # completes: debit and credit, mark debited, mark credited and completed, the credit
+    # step with nothing left to do (4); unpaid: declined debit, mark failed (2);
+    # refunded: debit and declined credit, mark debited, refund requested, the credit
+    # step with nothing left, reversal, failed (6).
     assert steps == 12
     get = ledger.transfers.get_transfer
     assert get(ids["completes"]).status is TransferStatus.COMPLETED
@@ -147,12 +149,13 @@ def test_retries_a_step_when_another_process_changes_the_wallet_first(
         other_process.close()
 
     assert raced == [True]
-    # The race hit Ravi's wallet as the saga was about to debit his 5 rupees: the
-    # step was redone on the fresh wallet, which now held the 7 deposited meanwhile.
+    # The race hit Ravi's wallet as the saga was about to credit him 40 rupees: the
+    # step was redone on the fresh wallet, which now held the 7 deposited meanwhile,
+    # and neither the deposit nor the credit was lost or made twice.
     get = ledger.transfers.get_transfer
-    assert get(ids["unpaid"]).status is TransferStatus.COMPLETED
     assert get(ids["completes"]).status is TransferStatus.COMPLETED
-    assert ledger.wallets.get_wallet(ravi_wallet).balance == Money.parse("42")  # 7 - 5 + 40
+    assert get(ids["unpaid"]).status is TransferStatus.FAILED
+    assert ledger.wallets.get_wallet(ravi_wallet).balance == Money.parse("47")  # 7 + 40
     assert checked_audit(ledger).violations == []
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -81,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error(str(error))
         return 2
     configure_logging(settings.log_level)
+    if _serves(args):
+        gc.set_threshold(*settings.gc_thresholds)
     if not _makes_stores(args):  # a report on a mistyped store must not make an empty one
         settings = replace(settings, create_tables=False)
         if settings.store == "sqlite" and not (settings.data_dir / "wallets.sqlite").exists():
@@ -101,12 +104,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         container.close()
 
 
+def _serves(args: argparse.Namespace) -> bool:
+    """Commands that run until stopped (the API, the workers), not one-off reports."""
+    if args.command == "webhooks":
+        return args.action is None
+    return args.command in ("up", "api", "saga", "projector")
+
+
 def _makes_stores(args: argparse.Namespace) -> bool:
     """Commands that run PayFlow (and so may create its tables); the auditor's and
     operator's one-off commands only ever read or change what is already there."""
-    if args.command == "webhooks":
-        return args.action is None
-    return args.command in ("up", "api", "init", "saga", "projector")
+    return _serves(args) or args.command == "init"
 
 
 def _hint(error: Exception, settings: Settings) -> str:

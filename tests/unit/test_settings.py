@@ -45,6 +45,7 @@ def test_defaults_give_the_embedded_development_setup() -> None:
     assert (settings.argon2_time_cost, settings.argon2_memory_kib) == (3, 65536)
     assert settings.max_body_bytes == 65536
     assert settings.log_level == "INFO"
+    assert settings.gc_thresholds == (10_000, 10, 100)
 
 
 def test_reads_every_value_it_is_given() -> None:
@@ -72,6 +73,7 @@ def test_reads_every_value_it_is_given() -> None:
             "PAYFLOW_ARGON2_MEMORY_KIB": "64",
             "PAYFLOW_MAX_BODY_BYTES": "2048",
             "LOG_LEVEL": "DEBUG",
+            "PAYFLOW_GC_THRESHOLDS": "2000,5,50",
         }
     )
     assert settings.mode == "test"
@@ -88,6 +90,7 @@ def test_reads_every_value_it_is_given() -> None:
     assert (settings.argon2_time_cost, settings.argon2_memory_kib) == (1, 64)
     assert settings.max_body_bytes == 2048
     assert settings.log_level == "DEBUG"
+    assert settings.gc_thresholds == (2000, 5, 50)
 
 
 def test_choices_ignore_case_and_surrounding_spaces() -> None:
@@ -164,6 +167,13 @@ MALFORMED = [
     ("PAYFLOW_WALLET_BALANCE_CAP", "0.001"),
     ("PAYFLOW_WALLET_BALANCE_CAP", "0"),
     ("PAYFLOW_WALLET_BALANCE_CAP", "12345678901234567890123456789.99"),
+    ("PAYFLOW_GC_THRESHOLDS", "10000,10"),
+    ("PAYFLOW_GC_THRESHOLDS", "10000,10,100,1"),
+    ("PAYFLOW_GC_THRESHOLDS", "many,10,100"),
+    ("PAYFLOW_GC_THRESHOLDS", "-1,10,100"),
+    ("PAYFLOW_GC_THRESHOLDS", "99,10,100"),
+    ("PAYFLOW_GC_THRESHOLDS", "10000,0,100"),
+    ("PAYFLOW_GC_THRESHOLDS", "10000,10,1001"),
 ]
 
 

@@ -1,11 +1,14 @@
 """Events to read-model rows: what each event of the three logs changes in the tables.
 
-Pure translation: each function returns the statements for one event; the
-runner commits a batch of them with one tracking record.
+Pure translation: each function returns the statements for one event, and
+``folded`` merges a page's changes to one transfer's row into one statement; the
+runner commits a page of them with one tracking record.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import singledispatch
 from typing import Any
@@ -31,14 +34,28 @@ def writes_for(event: Any, position: int) -> list[Write]:
 # Transfers -----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TransferRow(Write):
+    """A write of one transfer's row: its INSERT, or a change of its status. The
+    changes a page makes to one row are folded into that row's first write of the
+    page (``folded``)."""
+
+    transfer_id: str = ""
+    columns: tuple[str, ...] = ()  # what a status change sets, beyond STATUS_COLUMNS
+
+
+TRANSFER_INSERT = (
+    "INSERT INTO {t}transfers (transfer_id, sender_id, receiver_id, amount, currency, "
+    "status, description, failure_reason, initiated_at, completed_at, updated_at, position) "
+    "VALUES (:transfer_id, :sender_id, :receiver_id, :amount, :currency, :status, "
+    ":description, :failure_reason, :at, :completed_at, :updated_at, :position)"
+)
+STATUS_COLUMNS = ("status", "updated_at", "position")
+
+
 @writes_for.register
 def _initiated(event: Transfer.Initiated, position: int) -> list[Write]:
-    sql = (
-        "INSERT INTO {t}transfers (transfer_id, sender_id, receiver_id, amount, currency, "
-        "status, description, failure_reason, initiated_at, completed_at, updated_at, position) "
-        "VALUES (:transfer_id, :sender_id, :receiver_id, :amount, :currency, :status, "
-        ":description, NULL, :at, NULL, :at, :position)"
-    )
+    at = stamp(event.timestamp)
     params = {
         "transfer_id": event.originator_id.hex,
         "sender_id": event.sender_id.hex,
@@ -47,26 +64,60 @@ def _initiated(event: Transfer.Initiated, position: int) -> list[Write]:
         "currency": event.currency,
         "status": TransferStatus.INITIATED.value,
         "description": event.description,
-        "at": stamp(event.timestamp),
+        "failure_reason": None,
+        "at": at,
+        "completed_at": None,
+        "updated_at": at,
         "position": position,
     }
-    return [Write(sql, params)]
+    return [TransferRow(TRANSFER_INSERT, params, transfer_id=event.originator_id.hex)]
+
+
+def _status_sql(columns: tuple[str, ...]) -> str:
+    assignments = ", ".join(f"{name} = :{name}" for name in STATUS_COLUMNS + columns)
+    return f"UPDATE {{t}}transfers SET {assignments} WHERE transfer_id = :transfer_id"
 
 
 def _status(event: Any, position: int, status: TransferStatus, **columns: Any) -> list[Write]:
-    assignments = "".join(f", {name} = :{name}" for name in columns)
-    sql = (
-        f"UPDATE {{t}}transfers SET status = :status, updated_at = :at, position = :position"
-        f"{assignments} WHERE transfer_id = :transfer_id"
-    )
+    transfer_id = event.originator_id.hex
     params = {
         "status": status.value,
-        "at": stamp(event.timestamp),
+        "updated_at": stamp(event.timestamp),
         "position": position,
-        "transfer_id": event.originator_id.hex,
+        "transfer_id": transfer_id,
         **columns,
     }
-    return [Write(sql, params)]
+    names = tuple(columns)
+    return [TransferRow(_status_sql(names), params, transfer_id=transfer_id, columns=names)]
+
+
+def folded(writes: Iterable[Write]) -> list[Write]:
+    """``writes`` in order, but with each status change of a transfer folded into the
+    first write of its row among them (its INSERT, or its first status change): one
+    statement where a page took a transfer through several states, leaving the row
+    exactly as the writes one by one would have. Nothing else among a page's writes
+    reads a transfer's row, so writing its final state earlier changes nothing else."""
+    out: list[Write] = []
+    first_of: dict[str, int] = {}
+    for write in writes:
+        if not isinstance(write, TransferRow):
+            out.append(write)
+            continue
+        at = first_of.get(write.transfer_id)
+        if at is None:
+            first_of[write.transfer_id] = len(out)
+            out.append(write)
+            continue
+        earlier = out[at]
+        assert isinstance(earlier, TransferRow)
+        params = {**earlier.params, **write.params}
+        if earlier.sql == TRANSFER_INSERT:
+            out[at] = TransferRow(TRANSFER_INSERT, params, transfer_id=write.transfer_id)
+        else:
+            columns = earlier.columns + tuple(c for c in write.columns if c not in earlier.columns)
+            sql = _status_sql(columns)
+            out[at] = TransferRow(sql, params, transfer_id=write.transfer_id, columns=columns)
+    return out
 
 
 @writes_for.register

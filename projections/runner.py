@@ -19,7 +19,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Notification, Tracking
 
 from infrastructure.followers import FollowerLoop, Wakeup
-from projections.projector import writes_for
+from projections.projector import folded, writes_for
 from projections.store import ProjectionOvertaken, ReadStore, Write
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,9 @@ class Projector:
 
     @staticmethod
     def _writes(leader: Application[Any], page: Sequence[Notification]) -> list[Write]:
-        """The row changes of a page. An event the leader committed lately in this
-        process is taken as it committed it (``recent``), not decoded again."""
+        """The row changes of a page, a transfer's folded into one statement
+        (``folded``). An event the leader committed lately in this process is taken
+        as it committed it (``recent``), not decoded again."""
         recent = getattr(leader, "recent", None)
         writes = []
         for notification in page:
@@ -102,7 +103,7 @@ class Projector:
             else:
                 event = recent.event_of(notification, leader.mapper)
             writes.extend(writes_for(event, notification.id))
-        return writes
+        return folded(writes)
 
     def rebuild(self) -> dict[str, int]:
         """Recreate every read model from position zero, in one transaction."""

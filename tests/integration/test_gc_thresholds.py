@@ -21,6 +21,7 @@ def interpreter_thresholds(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> I
     monkeypatch.setenv("PAYFLOW_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("PAYFLOW_ARGON2_TIME_COST", "1")
     monkeypatch.setenv("PAYFLOW_ARGON2_MEMORY_KIB", "64")
+    monkeypatch.setattr(cli, "configure_logging", lambda *args, **kwargs: None)  # pytest's
     yield
     gc.set_threshold(*before)
 

@@ -140,3 +140,23 @@ def test_queries_keep_answering_and_the_projector_keeps_going_during_a_rebuild(
         assert final.total == 62
     finally:
         container.close()
+
+
+def test_pages_that_fold_a_transfer_s_states_leave_the_rows_one_by_one_would(
+    container: Container,
+) -> None:
+    asha, ravi = traffic(container, transfers=5)
+    payflow, wallets = container.payflow, container.ledger.wallets
+    wallets.freeze_wallet(payflow.wallet_of(ravi).id, "held for review")
+    payflow.send(asha, Money(7), receiver_id=ravi)  # refused credit: refunded
+    container.ledger.drain()
+    container.projector.page_size = 1  # one event a page: nothing to fold
+    container.projector.catch_up()
+    one_by_one = every_row(container)
+    statuses = {row["status"] for row in one_by_one["transfers"]}
+    assert statuses == {"COMPLETED", "FAILED"}
+    assert any(row["failure_reason"] for row in one_by_one["transfers"])
+
+    container.projector.rebuild()  # pages of 200: every transfer's states in one page
+
+    assert every_row(container) == one_by_one

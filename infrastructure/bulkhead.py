@@ -71,7 +71,10 @@ class Bulkhead:
         """``call(*args, **kwargs)`` on one of the pool's threads; Overloaded if full,
         unless it is not ``refusable``."""
         future = self.submit(functools.partial(call, *args, **kwargs), refusable)
-        return await asyncio.wrap_future(future)
+        try:
+            return await asyncio.wrap_future(future)
+        finally:
+            del future  # a failure's traceback holds this frame: no cycle through it
 
     def submit(self, call: Callable[[], T], refusable: bool = True) -> Future[T]:
         with self._lock:

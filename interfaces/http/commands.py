@@ -122,7 +122,10 @@ async def _placed(request: web.Request, order: TransferOrder) -> Initiation:
             if payflow.checks_in_memory:
                 decided, reply = request.app[REPLIES].expect()
                 payflow.begin_place_in_memory(order, reply)
-                placed: Initiation | None = await decided
+                try:
+                    placed: Initiation | None = await decided
+                finally:  # a refusal's traceback holds this frame: no cycle through them
+                    del decided, reply
                 if placed is not None:
                     return placed
             return await asyncio.wrap_future(await blocking(request, payflow.begin_place, order))

@@ -215,11 +215,19 @@ async def envelope_middleware(request: web.Request, handler: Handler) -> web.Str
             raise
         response = error_response(_from_http_exception(http_error), correlation_id)
     except Exception as error:  # every failure leaves in the envelope
-        if isinstance(error, RequestPayloadError):  # the rest of that body is unreadable too:
-            request.content.feed_eof()  # nothing more to drain from it after the answer
-        api_error = as_api_error(error)
-        if api_error.status == 500:  # a fault of ours: the traceback is the clue
-            log.exception("request failed", extra={"correlation_id": correlation_id})
-        response = error_response(api_error, correlation_id)
+        response = _failure_response(request, error, correlation_id)
     response.headers[CORRELATION_HEADER] = correlation_id
     return response
+
+
+def _failure_response(
+    request: web.Request, error: Exception, correlation_id: str
+) -> web.StreamResponse:
+    """The envelope for ``error``. Apart from the middleware, so that no frame on the
+    error's traceback keeps the error (a cycle only a full collection frees)."""
+    if isinstance(error, RequestPayloadError):  # the rest of that body is unreadable too:
+        request.content.feed_eof()  # nothing more to drain from it after the answer
+    api_error = as_api_error(error)
+    if api_error.status == 500:  # a fault of ours: the traceback is the clue
+        log.exception("request failed", extra={"correlation_id": correlation_id})
+    return error_response(api_error, correlation_id)

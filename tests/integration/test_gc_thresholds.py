@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,14 @@ def test_a_bad_value_starts_nothing_and_changes_nothing(
     assert cli.main(["up"]) == 2  # the message, naming the variable: test_settings.py
     assert served == []
     assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_an_incremental_collector_is_left_as_the_interpreter_sets_it(
+    served: list[tuple[int, int, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "INCREMENTAL_COLLECTOR", sys.version_info[:2])  # as on 3.14
+    assert cli.main(["up"]) == 0
+    assert served == [(700, 10, 10)]
 
 
 def test_a_one_off_command_keeps_the_interpreter_s(

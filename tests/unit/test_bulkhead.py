@@ -141,3 +141,23 @@ async def test_each_party_gets_its_share_and_a_bounded_line(
         assert fair.lined_up("asha") == 0
     finally:
         pool.shutdown()
+
+
+async def test_a_failed_call_s_traceback_keeps_no_hold_on_its_future(
+    pool: Bulkhead,
+) -> None:
+    """Else the failure, its traceback, the frame and the future form a cycle that
+    only a full collection frees, with whatever the call's frames held."""
+
+    def fails() -> None:
+        raise ValueError("refused")
+
+    with pytest.raises(ValueError, match="refused") as raised:
+        await pool.run(fails)
+    frames = []
+    tb = raised.value.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    assert any(frame.f_code is Bulkhead.run.__code__ for frame in frames)
+    assert not [frame for frame in frames if "future" in frame.f_locals]

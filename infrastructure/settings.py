@@ -287,34 +287,35 @@ class _Reader:
 
     def rule(self, name: str, default: Rule) -> Rule:
         """A rate limit written ``<hits>/<seconds>``, both whole numbers above zero."""
-        raw = self.env.get(name, "").strip()
-        if not raw:
-            return default
-        match = _RULE.fullmatch(raw)
+        match = self.written_as(name, _RULE, "is not like 5/900 (hits/seconds)")
         if match is None:
-            self.problems.append(f"{name}={raw!r} is not like 5/900 (hits/seconds)")
             return default
         rule = Rule(int(match[1]), int(match[2]))
         if rule.limit < 1 or rule.window < 1:
-            self.problems.append(f"{name}={raw!r} needs at least 1 hit and 1 second")
+            self.problems.append(f"{name}={match.string!r} needs at least 1 hit and 1 second")
             return default
         return rule
 
     def gc_thresholds(self) -> tuple[int, int, int]:
         """The cycle collector's three thresholds, as ``gc.set_threshold`` takes them."""
         name = "PAYFLOW_GC_THRESHOLDS"
-        raw = self.env.get(name, "").strip()
-        if not raw:
-            return GC_THRESHOLDS
-        match = _THRESHOLDS.fullmatch(raw)
+        match = self.written_as(name, _THRESHOLDS, "is not three whole numbers like 10000,10,100")
         if match is None:
-            self.problems.append(f"{name}={raw!r} is not three whole numbers like 10000,10,100")
             return GC_THRESHOLDS
         first, second, third = (int(part) for part in match.groups())
         if not (100 <= first <= 100_000 and 1 <= second <= 100 and 1 <= third <= 100):
-            self.problems.append(f"{name}={raw!r} is outside 100..100000, 1..100, 1..100")
+            self.problems.append(f"{name}={match.string!r} is outside 100..100000, 1..100, 1..100")
             return GC_THRESHOLDS
         return first, second, third
+
+    def written_as(self, name: str, form: re.Pattern[str], otherwise: str) -> re.Match[str] | None:
+        """The value, matched whole by ``form``; None if it is unset or blank (its
+        default), or if it does not match, which is noted as ``otherwise``."""
+        raw = self.env.get(name, "").strip()
+        match = form.fullmatch(raw) if raw else None
+        if raw and match is None:
+            self.problems.append(f"{name}={raw!r} {otherwise}")
+        return match
 
     def redis_url(self) -> str:
         url = self.env.get("REDIS_URL", "").strip()
